@@ -1,0 +1,481 @@
+"""An archive on disk: tantivy index + Parquet columns + message bytes; one writer, many readers.
+
+Layout of an archive folder::
+
+    archive.json              ArchiveId, name, creation time, format version
+    ingest-log.jsonl          append-only, one line per ingest run
+    index/                    tantivy: folded 3-character chunks per string attribute, ts, flags
+    columns/part-NNNNNN.parquet   every stored column of the messages of batch NNNNNN
+    columns/pending/          a batch's Parquet file waits here until the index commit holds it
+    blobs/part-NNNNNN.bin     the exact bytes of the messages of batch NNNNNN, back to back
+
+A batch becomes visible in this order: bytes written, Parquet written to ``pending/``, index
+commit, Parquet renamed into ``columns/``. Readers only see batches whose Parquet is in
+``columns/`` and filter index hits to those batches, so they never see half a batch. A writer
+that finds a pending Parquet file on opening finishes the rename when the index holds its batch,
+and deletes it when it does not, so a crash at any moment leaves only whole batches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import tantivy
+
+from engine.errors import ArchiveBusyError, ArchiveFormatError, ResourceNotFoundException
+from engine.rules import UNDATED_MS, fold
+from engine.schema import COLUMNS, STRING_ATTRIBUTES, ColumnKind
+
+FORMAT_VERSION = 1
+ARCHIVE_FILE = "archive.json"
+INGEST_LOG = "ingest-log.jsonl"
+CHUNK_TOKENIZER = "mm_chunk3"
+# Non-overlapping chunks of up to 3 characters, positions 0, 1, 2, ...: see engine/compiler.py.
+CHUNK_PATTERN = r"(?s).{1,3}"
+ARCHIVE_ID_RE = re.compile(r"a-\w{1,64}", re.ASCII)
+
+_ARROW_TYPES: dict[ColumnKind, pa.DataType] = {
+    "str": pa.string(),
+    "str_list": pa.list_(pa.string()),
+    "bool": pa.bool_(),
+    "int": pa.int64(),
+    "ts_ms": pa.int64(),
+}
+ARROW_SCHEMA = pa.schema([pa.field(name, _ARROW_TYPES[kind]) for name, kind in COLUMNS.items()])
+
+# Crash points for the kill tests: MMARCHIVE_CRASH_AT=<point> makes the writer SIGKILL itself
+# right after that step of the first batch it commits.
+CRASH_POINTS = ("bytes-written", "parquet-pending", "index-committed", "parquet-renamed")
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveInfo:
+    """What ``archive.json`` says about an archive."""
+
+    path: Path
+    archive_id: str
+    name: str
+    created: str  # ISO 8601 UTC
+    format_version: int
+
+
+class IntegrityError(Exception):
+    """Stored message bytes are missing or their SHA-256 is not the recorded one."""
+
+
+def build_index_schema() -> tantivy.Schema:
+    """The tantivy schema, declared once."""
+    sb = tantivy.SchemaBuilder()
+    for attribute in STRING_ATTRIBUTES.values():
+        sb.add_text_field(attribute.index_field, tokenizer_name=CHUNK_TOKENIZER)
+    sb.add_integer_field("ts", fast=True, indexed=True)
+    sb.add_integer_field("batch", fast=True, indexed=True)
+    sb.add_unsigned_field("rk", fast=True)
+    sb.add_boolean_field("att", fast=True, indexed=True)
+    sb.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("sha", stored=True, tokenizer_name="raw", index_option="basic")
+    return sb.build()
+
+
+INDEX_SCHEMA = build_index_schema()
+
+
+def count_matches(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
+    """How many documents match (limit=0 panics in tantivy-py, so ask for one hit)."""
+    count = searcher.search(query, limit=1, count=True).count  # type: ignore[attr-defined]
+    return int(count)
+
+
+def row_key(batch: int, row: int) -> int:
+    """The u64 that ties an index document to its Parquet row."""
+    return (batch << 32) | row
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _write_json_atomic(path: Path, obj: object) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1, ensure_ascii=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def is_archive(path: Path) -> bool:
+    """True when ``path`` holds an ``archive.json``."""
+    return (path / ARCHIVE_FILE).is_file()
+
+
+def create_archive(path: Path, name: str | None = None) -> ArchiveInfo:
+    """Make an empty archive in ``path`` (created, or existing and empty).
+
+    Raises ArchiveFormatError when ``path`` exists and is not empty.
+    """
+    if path.exists():
+        if not path.is_dir():
+            raise ArchiveFormatError(f"{path}: exists and is not a folder")
+        if any(path.iterdir()):
+            raise ArchiveFormatError(
+                f"{path}: exists, is not empty and is not an mmarchive archive (no {ARCHIVE_FILE})"
+            )
+    path.mkdir(parents=True, exist_ok=True)
+    archive_id = "a-" + secrets.token_hex(12)
+    info = {
+        "ArchiveId": archive_id,
+        "ArchiveName": name or path.resolve().name,
+        "CreatedTimestamp": _now_iso(),
+        "FormatVersion": FORMAT_VERSION,
+    }
+    for sub in ("index", "columns/pending", "blobs"):
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    index = tantivy.Index(INDEX_SCHEMA, path=str(path / "index"))
+    _register(index)
+    _write_json_atomic(path / ARCHIVE_FILE, info)
+    return load_info(path)
+
+
+def load_info(path: Path) -> ArchiveInfo:
+    """Read ``archive.json``.
+
+    Raises ResourceNotFoundException when there is no archive, ArchiveFormatError when it is
+    unreadable or of a newer format.
+    """
+    file = path / ARCHIVE_FILE
+    if not path.is_dir():
+        raise ResourceNotFoundException(f"{path}: no such archive folder")
+    if not file.is_file():
+        raise ArchiveFormatError(f"{path}: not an mmarchive archive (no {ARCHIVE_FILE})")
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+        version = raw["FormatVersion"]
+        archive_id = raw["ArchiveId"]
+        name = raw["ArchiveName"]
+        created = raw["CreatedTimestamp"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArchiveFormatError(f"{file}: unreadable archive description ({exc})") from exc
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ArchiveFormatError(
+            f"{path}: archive format {version} is newer than this mmarchive understands "
+            f"(format {FORMAT_VERSION}); upgrade mmarchive"
+        )
+    if not isinstance(archive_id, str) or not ARCHIVE_ID_RE.fullmatch(archive_id):
+        raise ArchiveFormatError(f"{file}: invalid ArchiveId {archive_id!r}")
+    return ArchiveInfo(path, archive_id, str(name), str(created), version)
+
+
+def append_log(path: Path, entry: dict[str, Any]) -> None:
+    """Append one line to the archive's ingest log."""
+    with open(path / INGEST_LOG, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _register(index: tantivy.Index) -> None:
+    # register_tokenizer holds for this Index object only (ENGINE-FACTS): do it on every open.
+    analyzer = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(CHUNK_PATTERN)).build()
+    index.register_tokenizer(CHUNK_TOKENIZER, analyzer)
+
+
+def _open_index(path: Path) -> tantivy.Index:
+    try:
+        index = tantivy.Index.open(str(path / "index"))
+    except ValueError as exc:
+        raise ArchiveFormatError(f"{path}: the index cannot be opened ({exc})") from exc
+    _register(index)
+    return index
+
+
+def _part_name(batch: int) -> str:
+    return f"part-{batch:06d}"
+
+
+def _visible_batches(path: Path) -> list[int]:
+    batches = []
+    for entry in (path / "columns").glob("part-*.parquet"):
+        with contextlib.suppress(ValueError):
+            batches.append(int(entry.name[5:11]))
+    return sorted(batches)
+
+
+class Archive:
+    """A reader over one archive: the visible rows as an Arrow table, and the index."""
+
+    def __init__(self, path: Path) -> None:
+        self.info = load_info(path)
+        self.path = path
+        self._lock = threading.Lock()
+        self._index: tantivy.Index | None = None
+        self._state: tuple[tuple[int, ...], pa.Table, dict[int, int]] | None = None
+
+    # -- rows -----------------------------------------------------------------------------
+    def _load(self) -> tuple[tuple[int, ...], pa.Table, dict[int, int]]:
+        batches = tuple(_visible_batches(self.path))
+        with self._lock:
+            if self._state is not None and self._state[0] == batches:
+                return self._state
+            tables = []
+            offsets: dict[int, int] = {}
+            start = 0
+            for batch in batches:
+                table = pq.read_table(self.path / "columns" / f"{_part_name(batch)}.parquet")
+                offsets[batch] = start
+                start += table.num_rows
+                tables.append(table.cast(ARROW_SCHEMA))
+            table = pa.concat_tables(tables) if tables else ARROW_SCHEMA.empty_table()
+            self._state = (batches, table, offsets)
+            return self._state
+
+    def table(self) -> pa.Table:
+        """Every visible message, batch by batch, as one Arrow table."""
+        return self._load()[1]
+
+    def visible_batches(self) -> tuple[int, ...]:
+        return self._load()[0]
+
+    def positions(self, row_keys: Sequence[object]) -> list[int]:
+        """Row positions in ``table()`` of index row keys (all from visible batches)."""
+        offsets = self._load()[2]
+        keys = [int(rk) for rk in row_keys]  # type: ignore[call-overload]
+        return [offsets[rk >> 32] + (rk & 0xFFFFFFFF) for rk in keys]
+
+    @property
+    def num_messages(self) -> int:
+        return int(self.table().num_rows)
+
+    # -- index ----------------------------------------------------------------------------
+    def searcher(self) -> tantivy.Searcher:
+        """A searcher on the latest index commit."""
+        with self._lock:
+            if self._index is None:
+                self._index = _open_index(self.path)
+            self._index.reload()
+            return self._index.searcher()
+
+    # -- bytes ----------------------------------------------------------------------------
+    def read_message(self, blob: str, offset: int, size: int, sha256: str) -> bytes:
+        """The exact stored bytes of one message, checked against its SHA-256.
+
+        Raises IntegrityError when they are missing or differ.
+        """
+        try:
+            with open(self.path / "blobs" / blob, "rb") as f:
+                f.seek(offset)
+                data = f.read(size)
+        except OSError as exc:
+            raise IntegrityError(f"blobs/{blob}: {exc.strerror or exc}") from exc
+        if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
+            raise IntegrityError(
+                f"blobs/{blob} at {offset}: bytes differ from the recorded SHA-256"
+            )
+        return data
+
+    def iter_records(self, columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every visible record as a dict (for verify, export, tests)."""
+        table = self.table()
+        if columns is not None:
+            table = table.select(list(columns))
+        for batch in table.to_batches(max_chunksize=4096):
+            yield from batch.to_pylist()
+
+
+class ArchiveWriter:
+    """The one writer of an archive: add records with their bytes, commit them batch by batch.
+
+    Holds an exclusive lock on the archive for its lifetime (ArchiveBusyError when another
+    process has it).
+    """
+
+    def __init__(self, path: Path, *, heap_size: int = 128_000_000, threads: int = 1) -> None:
+        self.info = load_info(path)
+        self.path = path
+        self._lock_file = open(path / ".writer.lock", "a+b")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            self._lock_file.close()
+            raise ArchiveBusyError(f"{path}: another process is writing to this archive") from exc
+        (path / "columns" / "pending").mkdir(parents=True, exist_ok=True)
+        (path / "blobs").mkdir(exist_ok=True)
+        self._index = _open_index(path)
+        self._recover()
+        self._writer = self._index.writer(heap_size=heap_size, num_threads=threads)
+        visible = _visible_batches(path)
+        self._batch = (visible[-1] if visible else 0) + 1
+        self._rows: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+        self._pending_ids: dict[str, str] = {}
+        self._blob = bytearray()
+        self._crash_at = os.environ.get("MMARCHIVE_CRASH_AT", "")
+        self._index.reload()
+        self._searcher = self._index.searcher()
+
+    # -- recovery -------------------------------------------------------------------------
+    def _batch_in_index(self, batch: int) -> bool:
+        self._index.reload()
+        query = tantivy.Query.term_query(INDEX_SCHEMA, "batch", batch)
+        return count_matches(self._index.searcher(), query) > 0
+
+    def _recover(self) -> None:
+        pending = self.path / "columns" / "pending"
+        for entry in sorted(pending.iterdir()):
+            name = entry.name
+            is_part = name.startswith("part-") and name.endswith(".parquet")
+            if is_part and self._batch_in_index(int(name[5:11])):
+                os.replace(entry, self.path / "columns" / name)
+                continue
+            entry.unlink()
+        _fsync_dir(self.path / "columns")
+        visible = set(_visible_batches(self.path))
+        for entry in (self.path / "blobs").iterdir():
+            # Bytes of a batch whose commit never happened: nothing refers to them.
+            if entry.name.endswith(".tmp") or int(entry.name[5:11]) not in visible:
+                entry.unlink()
+
+    # -- lookups --------------------------------------------------------------------------
+    def stored_sha256(self, archived_message_id: str) -> str | None:
+        """The SHA-256 of the message holding this id (committed or in this batch), or None."""
+        pending = self._pending_ids.get(archived_message_id)
+        if pending is not None:
+            return pending
+        query = tantivy.Query.term_query(INDEX_SCHEMA, "id", archived_message_id)
+        hits = self._searcher.search(query, limit=1).hits
+        if not hits:
+            return None
+        doc = self._searcher.doc(hits[0][1])
+        sha = doc.get_first("sha")
+        return str(sha) if sha is not None else None
+
+    # -- writing --------------------------------------------------------------------------
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending_ids)
+
+    @property
+    def pending_bytes(self) -> int:
+        return len(self._blob)
+
+    def add(self, record: dict[str, Any], data: bytes) -> None:
+        """Queue one message: ``record`` holds the stored columns that are not derived here
+        (the folded columns, sha256, size and blob position are filled in)."""
+        record = dict(record)
+        record["sha256"] = sha = hashlib.sha256(data).hexdigest()
+        record["size"] = len(data)
+        record["blob"] = _part_name(self._batch) + ".bin"
+        record["blob_offset"] = len(self._blob)
+        for attribute in STRING_ATTRIBUTES.values():
+            value = record.get(attribute.column)
+            if attribute.is_list:
+                record[attribute.folded_column] = (
+                    None if value is None else [fold(v) for v in value]
+                )
+            else:
+                record[attribute.folded_column] = None if value is None else fold(value)
+        row = len(self._pending_ids)
+        self._blob += data
+        for name in COLUMNS:
+            self._rows[name].append(record.get(name))
+        self._pending_ids[record["archived_message_id"]] = sha
+        self._writer.add_document(self._document(record, row))
+
+    def _document(self, record: dict[str, Any], row: int) -> tantivy.Document:
+        doc = tantivy.Document()
+        for attribute in STRING_ATTRIBUTES.values():
+            folded = record[attribute.folded_column]
+            if folded is None:
+                continue
+            for value in folded if attribute.is_list else (folded,):
+                # Three shifted copies: every offset of the value starts a chunk in one of them.
+                doc.add_text(attribute.index_field, value)
+                doc.add_text(attribute.index_field, value[1:])
+                doc.add_text(attribute.index_field, value[2:])
+        received = record.get("received_ms")
+        doc.add_integer("ts", UNDATED_MS if received is None else received)
+        doc.add_integer("batch", self._batch)
+        doc.add_unsigned("rk", row_key(self._batch, row))
+        doc.add_boolean("att", bool(record.get("has_attachments")))
+        doc.add_text("id", record["archived_message_id"])
+        doc.add_text("sha", record["sha256"])
+        return doc
+
+    def _crash_point(self, point: str) -> None:
+        if self._crash_at == point:
+            os.kill(os.getpid(), 9)
+
+    def commit(self) -> int:
+        """Make the queued messages durable and visible; returns how many were committed."""
+        count = len(self._pending_ids)
+        if count == 0:
+            return 0
+        name = _part_name(self._batch)
+        blob_tmp = self.path / "blobs" / f"{name}.bin.tmp"
+        with open(blob_tmp, "wb") as f:
+            f.write(self._blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(blob_tmp, self.path / "blobs" / f"{name}.bin")
+        _fsync_dir(self.path / "blobs")
+        self._crash_point("bytes-written")
+        table = pa.table(
+            {
+                name: pa.array(values, type=ARROW_SCHEMA.field(name).type)
+                for name, values in self._rows.items()
+            },
+            schema=ARROW_SCHEMA,
+        )
+        pending = self.path / "columns" / "pending" / f"{name}.parquet"
+        pq.write_table(table, pending, compression="zstd")
+        with open(pending, "rb") as f:
+            os.fsync(f.fileno())
+        self._crash_point("parquet-pending")
+        self._writer.commit()
+        self._crash_point("index-committed")
+        os.replace(pending, self.path / "columns" / f"{name}.parquet")
+        _fsync_dir(self.path / "columns")
+        self._crash_point("parquet-renamed")
+        self._batch += 1
+        self._rows = {name: [] for name in COLUMNS}
+        self._pending_ids = {}
+        self._blob = bytearray()
+        self._index.reload()
+        self._searcher = self._index.searcher()
+        return count
+
+    def close(self) -> None:
+        """Release the writer (uncommitted messages are dropped) and the lock."""
+        with contextlib.suppress(Exception):
+            self._writer.rollback()
+        with contextlib.suppress(Exception):
+            self._writer.wait_merging_threads()
+        fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        self._lock_file.close()
+
+    def __enter__(self) -> ArchiveWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
