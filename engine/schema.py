@@ -134,3 +134,15 @@ ROW_COLUMNS: tuple[str, ...] = tuple(
         [column for _, column in ROW_MEMBERS if column] + [column for _, column in ENVELOPE_MEMBERS]
     )
 )
+
+# SEMANTICS §1 [CHOSEN]: an ArchivedMessageId is 1-128 of [A-Za-z0-9._=-], not starting with ".".
+_MESSAGE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._=-")
+
+
+def is_valid_message_id(value: str) -> bool:
+    """True when ``value`` may serve as an ArchivedMessageId as written (SEMANTICS §1)."""
+    return (
+        1 <= len(value) <= 128
+        and not value.startswith(".")
+        and all(c in _MESSAGE_ID_CHARS for c in value)
+    )

@@ -18,7 +18,8 @@ import pyarrow.compute as pc
 import tantivy
 
 from engine.compiler import compile_search
-from engine.filters import BooleanCondition, Condition, Filters, StringCondition
+from engine.errors import ValidationException
+from engine.filters import BooleanCondition, Condition, Filters, StringCondition, parse_filters
 from engine.rules import CONTRACT, UNDATED_MS, Rules, fold
 from engine.schema import BOOLEAN_ATTRIBUTES, ROW_COLUMNS, STRING_ATTRIBUTES
 from engine.store import INDEX_SCHEMA, Archive, count_matches
@@ -243,3 +244,30 @@ def _order(table: pa.Table, positions: Sequence[int], limit: int, rules: Rules) 
     )
     ordered: list[int] = pc.take(index, order[:limit]).to_pylist()
     return ordered
+
+
+def validate_time_range(from_ms: int | None, to_ms: int | None) -> None:
+    """SEMANTICS §4: FromTimestamp must lie before ToTimestamp."""
+    if from_ms is not None and to_ms is not None and from_ms >= to_ms:
+        raise ValidationException("FromTimestamp: must be earlier than ToTimestamp")
+
+
+def search_archive(
+    archive: Archive,
+    filters: object,
+    from_ms: int | None,
+    to_ms: int | None,
+    max_results: int,
+    *,
+    path: PathChoice = "auto",
+    rules: Rules = CONTRACT,
+) -> SearchOutcome:
+    """Validate a search given as the API's JSON pieces and run it.
+
+    Raises ValidationException naming the offending member.
+    """
+    parsed = parse_filters(filters)
+    validate_time_range(from_ms, to_ms)
+    if max_results < 0:
+        raise ValidationException("MaxResults: must be 0 or more")
+    return run_search(archive, parsed, from_ms, to_ms, max_results, rules=rules, path=path)
