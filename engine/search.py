@@ -118,11 +118,10 @@ def run_search(
         positions, total = _search_index(archive, query, max_results)
     else:
         positions, total = _search_scan(archive, filters, from_ms, to_ms, max_results, rules)
-    records = (
-        archive.table().take(pa.array(positions, pa.int64())).select(list(ROW_COLUMNS)).to_pylist()
-        if positions
-        else []
-    )
+    records: list[dict[str, Any]] = []
+    if positions:
+        rows = archive.table().select(list(ROW_COLUMNS))
+        records = rows.take(pa.array(positions, pa.int64())).to_pylist()
     return SearchOutcome(records, total, plan, time.perf_counter() - started)
 
 

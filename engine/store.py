@@ -217,9 +217,10 @@ def _part_name(batch: int) -> str:
 
 def _visible_batches(path: Path) -> list[int]:
     batches = []
-    for entry in (path / "columns").glob("part-*.parquet"):
-        with contextlib.suppress(ValueError):
-            batches.append(int(entry.name[5:11]))
+    for name in os.listdir(path / "columns"):
+        if name.startswith("part-") and name.endswith(".parquet"):
+            with contextlib.suppress(ValueError):
+                batches.append(int(name[5:11]))
     return sorted(batches)
 
 
@@ -248,6 +249,8 @@ class Archive:
                 start += table.num_rows
                 tables.append(table.cast(ARROW_SCHEMA))
             table = pa.concat_tables(tables) if tables else ARROW_SCHEMA.empty_table()
+            # One chunk per column: take() on many chunks costs far more per call.
+            table = table.combine_chunks()
             self._state = (batches, table, offsets)
             return self._state
 
