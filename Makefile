@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --size $(SIZE) --mix $(MIX)
 
 bench-plot: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.plot
 
 clean:

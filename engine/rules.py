@@ -23,6 +23,9 @@ class Rules:
     to_inclusive: bool = False  # §4: ToTimestamp is exclusive
     from_exclusive: bool = False  # §4: FromTimestamp is inclusive
     oldest_first: bool = False  # §4: newest first, ties by ArchivedMessageId ascending
+    # §2: TO, FROM and CC match the whole header, display names included; switched on, only the
+    # addr-specs of the header read as an RFC 5322 address list (scan path only).
+    addresses_only: bool = False
 
 
 CONTRACT = Rules()

@@ -135,6 +135,14 @@ ROW_COLUMNS: tuple[str, ...] = tuple(
     )
 )
 
+# What a reader keeps in memory: rows, plus what the scan path tests. The rest (hashes, paths,
+# blob positions, metadata members outside the Row) is read from Parquet when asked for.
+SEARCH_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        [*ROW_COLUMNS, "has_attachments"] + [a.folded_column for a in STRING_ATTRIBUTES.values()]
+    )
+)
+
 # SEMANTICS §1 [CHOSEN]: an ArchivedMessageId is 1-128 of [A-Za-z0-9._=-], not starting with ".".
 _MESSAGE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._=-")
 

@@ -161,6 +161,8 @@ def _contains_any(table: pa.Table, condition: StringCondition, rules: Rules) -> 
         column = table.column(attribute.column)
     else:
         column = table.column(attribute.folded_column)
+    if rules.addresses_only and condition.attribute in ("TO", "FROM", "CC"):
+        column = _fold_addresses(table.column(attribute.column), rules)
     if attribute.is_list:
         flat = pc.list_flatten(column)
         parents = pc.list_parent_indices(column)
@@ -178,6 +180,26 @@ def _contains_any(table: pa.Table, condition: StringCondition, rules: Rules) -> 
         return hit
     matched = pc.filter(parents, hit)
     return pc.is_in(pa.array(range(table.num_rows), pa.int64()), value_set=matched)
+
+
+def _fold_addresses(column: pa.ChunkedArray, rules: Rules) -> pa.Array:
+    """Rules.addresses_only: each header's addr-specs (RFC 5322 address list), ", "-joined, folded.
+
+    Parsed per row in Python: only ``validate`` switches this rule on, so speed matters little.
+    """
+    from email.utils import getaddresses  # here, not at the top: the contract never needs it
+
+    folded: dict[str, str] = {}  # the same header value recurs (list mail, notifications)
+    out: list[str | None] = []
+    for value in column.to_pylist():
+        if value is None:
+            out.append(None)
+            continue
+        if value not in folded:
+            addresses = [address for _, address in getaddresses([value]) if address]
+            folded[value] = fold(", ".join(addresses), rules)
+        out.append(folded[value])
+    return pa.array(out, pa.string())
 
 
 def _condition_mask(table: pa.Table, condition: Condition, rules: Rules) -> pa.Array:

@@ -38,7 +38,7 @@ import tantivy
 
 from engine.errors import ArchiveBusyError, ArchiveFormatError, ResourceNotFoundException
 from engine.rules import UNDATED_MS, fold
-from engine.schema import COLUMNS, STRING_ATTRIBUTES, ColumnKind
+from engine.schema import COLUMNS, SEARCH_COLUMNS, STRING_ATTRIBUTES, ColumnKind
 
 FORMAT_VERSION = 1
 ARCHIVE_FILE = "archive.json"
@@ -56,6 +56,7 @@ _ARROW_TYPES: dict[ColumnKind, pa.DataType] = {
     "ts_ms": pa.int64(),
 }
 ARROW_SCHEMA = pa.schema([pa.field(name, _ARROW_TYPES[kind]) for name, kind in COLUMNS.items()])
+SEARCH_SCHEMA = pa.schema([ARROW_SCHEMA.field(name) for name in SEARCH_COLUMNS])
 
 # Crash points for the kill tests: MMARCHIVE_CRASH_AT=<point> makes the writer SIGKILL itself
 # right after that step of the first batch it commits.
@@ -244,18 +245,21 @@ class Archive:
             offsets: dict[int, int] = {}
             start = 0
             for batch in batches:
-                table = pq.read_table(self.path / "columns" / f"{_part_name(batch)}.parquet")
+                table = pq.read_table(self._part(batch), columns=list(SEARCH_COLUMNS))
                 offsets[batch] = start
                 start += table.num_rows
-                tables.append(table.cast(ARROW_SCHEMA))
-            table = pa.concat_tables(tables) if tables else ARROW_SCHEMA.empty_table()
+                tables.append(table.cast(SEARCH_SCHEMA))
+            table = pa.concat_tables(tables) if tables else SEARCH_SCHEMA.empty_table()
             # One chunk per column: take() on many chunks costs far more per call.
             table = table.combine_chunks()
             self._state = (batches, table, offsets)
             return self._state
 
+    def _part(self, batch: int) -> Path:
+        return self.path / "columns" / f"{_part_name(batch)}.parquet"
+
     def table(self) -> pa.Table:
-        """Every visible message, batch by batch, as one Arrow table."""
+        """Every visible message, batch by batch, as one Arrow table of SEARCH_COLUMNS."""
         return self._load()[1]
 
     def visible_batches(self) -> tuple[int, ...]:
@@ -299,12 +303,28 @@ class Archive:
         return data
 
     def iter_records(self, columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
-        """Every visible record as a dict (for verify, export, tests)."""
-        table = self.table()
-        if columns is not None:
-            table = table.select(list(columns))
-        for batch in table.to_batches(max_chunksize=4096):
-            yield from batch.to_pylist()
+        """Every visible record as a dict of stored columns, batch by batch, read from Parquet
+        (for verify, export and tests; memory stays at one batch)."""
+        wanted = list(columns) if columns is not None else None
+        for batch in self.visible_batches():
+            table = pq.read_table(self._part(batch), columns=wanted)
+            yield from table.to_pylist()
+
+    def find_record(self, archived_message_id: str) -> dict[str, Any] | None:
+        """Every stored column of one message, or None when the archive has no such id."""
+        searcher = self.searcher()
+        query = tantivy.Query.term_query(INDEX_SCHEMA, "id", archived_message_id)
+        hits = searcher.search(query, limit=1).hits
+        if not hits:
+            return None
+        (key,) = searcher.fast_field_values("rk", [hits[0][1]])
+        assert isinstance(key, int)
+        batch, row = key >> 32, key & 0xFFFFFFFF
+        if batch not in self.visible_batches():
+            return None
+        table = pq.read_table(self._part(batch))
+        record: dict[str, Any] = table.slice(row, 1).to_pylist()[0]
+        return record
 
 
 class ArchiveWriter:
