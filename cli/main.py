@@ -161,10 +161,10 @@ def load_filters(value: str | None) -> object:
 @click.option(
     "--path",
     "path_choice",
-    type=click.Choice(["auto", "index", "scan"]),
+    type=click.Choice(["auto", "index", "candidates", "scan"]),
     default="auto",
     show_default=True,
-    help="Force the index or the scan path.",
+    help="Force one search path: index, candidates or scan (see README).",
 )
 def search(
     archive: Path,
@@ -256,6 +256,9 @@ def generate(dest: Path, count: int, seed: int, mix: str, silent: bool) -> None:
         f"{report.bytes_written} bytes in {report.seconds:.1f} s"
     )
 
+
+import cli.validate_commands  # noqa: E402,F401  (registers validate, validate-export)
+from cli import aws_commands  # noqa: E402,F401  (registers the aws-style commands)
 
 if __name__ == "__main__":
     main()

@@ -69,7 +69,35 @@ def compile_needle(field: str, needle: str, rules: Rules = CONTRACT) -> IndexQue
     )
 
 
-def compile_condition(condition: Condition, rules: Rules = CONTRACT) -> IndexQuery:
+def _phrase(field: str, chunks: list[str]) -> tantivy.Query:
+    if len(chunks) == 1:
+        return tantivy.Query.term_query(INDEX_SCHEMA, field, chunks[0])
+    return tantivy.Query.phrase_query(INDEX_SCHEMA, field, list[str | tuple[int, str]](chunks))
+
+
+def compile_needle_candidates(field: str, needle: str, rules: Rules = CONTRACT) -> IndexQuery:
+    """A superset of ``field CONTAINS needle`` built from exact chunk terms only.
+
+    A needle whose length is not a multiple of 3 ends in a partial chunk, which the exact query
+    matches with a prefix regex (costly on fields with many distinct chunks). Here each offset
+    0, 1, 2 of the needle instead gives a phrase of its whole chunks from that offset; every one
+    holds wherever the needle occurs, so their AND is a superset, nearly always exact, checked
+    afterwards. Needles of 1-2 characters and of a multiple of 3 are exact already.
+    """
+    folded = fold(needle, rules)
+    if len(folded) < CHUNK or len(folded) % CHUNK == 0:
+        return compile_needle(field, needle, rules)
+    parts = []
+    for offset in range(min(CHUNK, len(folded) - CHUNK + 1)):
+        full, _ = needle_pieces(folded[offset:])
+        parts.append((_phrase(field, full), full))
+    query = tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q, _ in parts])
+    return IndexQuery(query, " AND ".join(f"{field}:phrase{full!r}" for _, full in parts))
+
+
+def compile_condition(
+    condition: Condition, rules: Rules = CONTRACT, *, candidates: bool = False
+) -> IndexQuery:
     """One Include/Unless condition: any of its values (SEMANTICS §3)."""
     if isinstance(condition, BooleanCondition):
         return IndexQuery(
@@ -78,7 +106,8 @@ def compile_condition(condition: Condition, rules: Rules = CONTRACT) -> IndexQue
         )
     assert isinstance(condition, StringCondition)
     field = STRING_ATTRIBUTES[condition.attribute].index_field
-    parts = [compile_needle(field, value, rules) for value in dict.fromkeys(condition.values)]
+    compile_one = compile_needle_candidates if candidates else compile_needle
+    parts = [compile_one(field, value, rules) for value in dict.fromkeys(condition.values)]
     if len(parts) == 1:
         return parts[0]
     query = tantivy.Query.boolean_query([(tantivy.Occur.Should, p.query) for p in parts])
@@ -116,9 +145,16 @@ def compile_search(
     *,
     max_batch: int,
     rules: Rules = CONTRACT,
+    candidates: bool = False,
 ) -> IndexQuery:
-    """The whole search as one query, restricted to batches a reader can see."""
-    must: list[IndexQuery] = [compile_condition(c, rules) for c in filters.include]
+    """The whole search as one query, restricted to batches a reader can see.
+
+    With ``candidates``, Include conditions use exact chunk terms only and Unless conditions are
+    left out: the result is a superset that the caller checks exactly.
+    """
+    must: list[IndexQuery] = [
+        compile_condition(c, rules, candidates=candidates) for c in filters.include
+    ]
     time_range = compile_time_range(from_ms, to_ms, rules)
     if time_range is not None:
         must.append(time_range)
@@ -130,7 +166,7 @@ def compile_search(
             f"batch:..{max_batch}]",
         )
     )
-    must_not = [compile_condition(c, rules) for c in filters.unless]
+    must_not = [] if candidates else [compile_condition(c, rules) for c in filters.unless]
     clauses = [(tantivy.Occur.Must, q.query) for q in must]
     clauses += [(tantivy.Occur.MustNot, q.query) for q in must_not]
     text = " AND ".join(q.text for q in must)
