@@ -382,7 +382,7 @@ def delete_archive(**kwargs: Any) -> None:
     type=click.IntRange(0, 65535),
     help="0 picks a free port.",
 )
-@click.option("--workers", type=click.IntRange(min=1), help="Searches run at once.")
+@click.option("--workers", type=click.IntRange(min=1), help="Searches run at once [default: 4].")
 @click.option(
     "--max-active-searches",
     default=64,

@@ -161,10 +161,10 @@ def load_filters(value: str | None) -> object:
 @click.option(
     "--path",
     "path_choice",
-    type=click.Choice(["auto", "index", "candidates", "scan"]),
+    type=click.Choice(["auto", "index", "scan"]),
     default="auto",
     show_default=True,
-    help="Force one search path: index, candidates or scan (see README).",
+    help="Force the index or the scan path (both are exact; see README).",
 )
 def search(
     archive: Path,

@@ -215,8 +215,10 @@ def format_report(report: dict[str, Any]) -> str:
         local += f" ({counts['local_matches_before_max_results']} matched before MaxResults)"
     lines.append(f"{counts['cloud_rows']} cloud rows, {local}.")
     parts = [f"{counts['matched']} matched", f"{counts['differing']} differing"]
-    parts.append(f"{counts['missing_locally']} missing locally")
-    if "export" not in report:
+    if "export" in report:
+        parts.append(f"{counts['missing_locally']} missing from the export")
+    else:
+        parts.append(f"{counts['missing_locally']} missing locally")
         parts.append(f"{counts['extra_locally']} extra locally")
     summary = ", ".join(parts)
     if counts["order_differs"]:
@@ -225,9 +227,12 @@ def format_report(report: dict[str, Any]) -> str:
     if counts["paired_by"]:
         keys = ", ".join(f"{n} by {key}" for key, n in counts["paired_by"].items())
         lines.append(f"Paired {keys}.")
+    titles = dict(_KIND_TITLES)
+    if "export" in report:
+        titles["missing_locally"] = "missing from the export"
     for difference in report["differences"]:
         lines.append("")
-        lines.extend(_format_difference(difference))
+        lines.extend(_format_difference(difference, titles))
     lines.append("")
     if report["identical"]:
         lines.append("Identical.")
@@ -245,9 +250,9 @@ _KIND_TITLES = {
 }
 
 
-def _format_difference(difference: dict[str, Any]) -> list[str]:
+def _format_difference(difference: dict[str, Any], titles: dict[str, str]) -> list[str]:
     row = difference["row"]
-    head = [_KIND_TITLES[difference["kind"]] + ":"]
+    head = [titles[difference["kind"]] + ":"]
     head += [str(row[m]) for m in ("ArchivedMessageId", "ReceivedTimestamp") if m in row]
     if "Subject" in row:
         head.append(json.dumps(row["Subject"], ensure_ascii=False))

@@ -24,13 +24,8 @@ from engine.rules import CONTRACT, UNDATED_MS, Rules, fold
 from engine.schema import BOOLEAN_ATTRIBUTES, ROW_COLUMNS, STRING_ATTRIBUTES
 from engine.store import INDEX_SCHEMA, Archive, count_matches
 
-PathChoice = Literal["auto", "index", "candidates", "scan"]
-PlanPath = Literal["index", "candidates", "scan"]
-
-# At most this many candidates are checked in Arrow; beyond it the exact index query (whose
-# prefix regexes cost more on small answers but keep counting and top-N inside tantivy) wins.
-# Measured at 1M messages: see benchmarks/results.
-CANDIDATE_LIMIT = 20_000
+PathChoice = Literal["auto", "index", "scan"]
+PlanPath = Literal["index", "scan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,29 +89,15 @@ def plan_search(
     scan_text = describe_scan(filters, from_ms, to_ms)
     if path == "scan":
         return Plan("scan", "forced", None, scan_text, "every row tested exactly"), None
-    if rules.case_sensitive or rules.oldest_first:
+    if rules.case_sensitive or rules.oldest_first or rules.addresses_only:
         if path == "index":
             raise ValueError("the index path serves the contract's rules only")
         return Plan("scan", "rules differ from the index's", None, scan_text, "exact"), None
     batches = archive.visible_batches()
     max_batch = batches[-1] if batches else 0
-    has_strings = any(isinstance(c, StringCondition) for c in filters.include)
-    if path == "candidates" or (path == "auto" and has_strings):
-        candidates = compile_search(
-            filters, from_ms, to_ms, max_batch=max_batch, rules=rules, candidates=True
-        )
-        count = count_matches(archive.searcher(), candidates.query)
-        if path == "candidates" or count <= CANDIDATE_LIMIT:
-            reason = (
-                "forced"
-                if path == "candidates"
-                else (f"{count} candidates from exact chunk terms (limit {CANDIDATE_LIMIT})")
-            )
-            check = "every candidate tested exactly on the folded columns (Include and Unless)"
-            return Plan("candidates", reason, candidates.text, scan_text, check), candidates.query
     compiled = compile_search(filters, from_ms, to_ms, max_batch=max_batch, rules=rules)
     reason = "forced" if path == "index" else "the index answers CONTAINS exactly"
-    plan = Plan("index", reason, compiled.text, scan_text, "none: chunk phrases are exact")
+    plan = Plan("index", reason, compiled.text, scan_text, "none: 3-gram phrases are exact")
     return plan, compiled.query
 
 
@@ -135,10 +116,6 @@ def run_search(
     plan, query = plan_search(archive, filters, from_ms, to_ms, rules=rules, path=path)
     if plan.path == "index":
         positions, total = _search_index(archive, query, max_results)
-    elif plan.path == "candidates":
-        positions, total = _search_candidates(
-            archive, query, filters, from_ms, to_ms, max_results, rules
-        )
     else:
         positions, total = _search_scan(archive, filters, from_ms, to_ms, max_results, rules)
     records: list[dict[str, Any]] = []
@@ -173,31 +150,6 @@ def _search_index(archive: Archive, query: Any, max_results: int) -> tuple[list[
     row_keys = searcher.fast_field_values("rk", [address for _, address in hits])
     positions = archive.positions(row_keys)
     return _order(archive.table(), positions, max_results, CONTRACT), total
-
-
-# -- candidates path ----------------------------------------------------------------------
-
-
-def _search_candidates(
-    archive: Archive,
-    query: Any,
-    filters: Filters,
-    from_ms: int | None,
-    to_ms: int | None,
-    max_results: int,
-    rules: Rules,
-) -> tuple[list[int], int]:
-    searcher = archive.searcher()
-    count = count_matches(searcher, query)
-    if count == 0:
-        return [], 0
-    hits = searcher.search(query, limit=count, count=False).hits
-    positions = archive.positions(searcher.fast_field_values("rk", [a for _, a in hits]))
-    table = archive.table()
-    index = pa.array(positions, pa.int64())
-    mask = scan_mask(table.take(index), filters, from_ms, to_ms, rules)
-    kept: list[int] = pc.filter(index, mask).to_pylist()
-    return _order(table, kept, max_results, rules), len(kept)
 
 
 # -- scan path ----------------------------------------------------------------------------

@@ -43,9 +43,10 @@ from engine.schema import COLUMNS, SEARCH_COLUMNS, STRING_ATTRIBUTES, ColumnKind
 FORMAT_VERSION = 1
 ARCHIVE_FILE = "archive.json"
 INGEST_LOG = "ingest-log.jsonl"
-CHUNK_TOKENIZER = "mm_chunk3"
-# Non-overlapping chunks of up to 3 characters, positions 0, 1, 2, ...: see engine/compiler.py.
-CHUNK_PATTERN = r"(?s).{1,3}"
+GRAM = 3  # every value is indexed as its overlapping 3-grams, each at its character offset
+# Positions left empty between the elements of a list value (ENVELOPE_TO), so that no phrase
+# spans two elements.
+ELEMENT_GAP = 2 * GRAM
 ARCHIVE_ID_RE = re.compile(r"a-\w{1,64}", re.ASCII)
 
 _ARROW_TYPES: dict[ColumnKind, pa.DataType] = {
@@ -82,7 +83,8 @@ def build_index_schema() -> tantivy.Schema:
     """The tantivy schema, declared once."""
     sb = tantivy.SchemaBuilder()
     for attribute in STRING_ATTRIBUTES.values():
-        sb.add_text_field(attribute.index_field, tokenizer_name=CHUNK_TOKENIZER)
+        # Filled with pre-tokenized 3-grams (see grams()); "raw" is never applied to them.
+        sb.add_text_field(attribute.index_field, tokenizer_name="raw")
     sb.add_integer_field("ts", fast=True, indexed=True)
     sb.add_integer_field("batch", fast=True, indexed=True)
     sb.add_unsigned_field("rk", fast=True)
@@ -154,8 +156,7 @@ def create_archive(path: Path, name: str | None = None) -> ArchiveInfo:
     }
     for sub in ("index", "columns/pending", "blobs"):
         (path / sub).mkdir(parents=True, exist_ok=True)
-    index = tantivy.Index(INDEX_SCHEMA, path=str(path / "index"))
-    _register(index)
+    tantivy.Index(INDEX_SCHEMA, path=str(path / "index"))
     _write_json_atomic(path / ARCHIVE_FILE, info)
     return load_info(path)
 
@@ -197,10 +198,22 @@ def append_log(path: Path, entry: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def _register(index: tantivy.Index) -> None:
-    # register_tokenizer holds for this Index object only (ENGINE-FACTS): do it on every open.
-    analyzer = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(CHUNK_PATTERN)).build()
-    index.register_tokenizer(CHUNK_TOKENIZER, analyzer)
+def grams(values: Sequence[str]) -> tantivy.PreTokenizedString:
+    """The overlapping 3-grams of folded values, each at its character offset as position.
+
+    At offset ``q`` the token is ``v[q:q+3]`` (shorter in the last two places), so a needle of
+    3 or more characters occurs at ``p`` exactly when its 3-grams at offsets 0, 3, 6, ... and
+    ``len - 3`` stand at ``p`` plus those offsets: a phrase query with explicit offsets.
+    """
+    tokens = []
+    base = 0
+    for value in values:
+        tokens += [
+            tantivy.Token(value[q : q + GRAM], base + q, base + q, base + min(q + GRAM, len(value)))
+            for q in range(len(value))
+        ]
+        base += len(value) + ELEMENT_GAP
+    return tantivy.PreTokenizedString("", tokens)
 
 
 def _open_index(path: Path) -> tantivy.Index:
@@ -208,7 +221,6 @@ def _open_index(path: Path) -> tantivy.Index:
         index = tantivy.Index.open(str(path / "index"))
     except ValueError as exc:
         raise ArchiveFormatError(f"{path}: the index cannot be opened ({exc})") from exc
-    _register(index)
     return index
 
 
@@ -431,11 +443,9 @@ class ArchiveWriter:
             folded = record[attribute.folded_column]
             if folded is None:
                 continue
-            for value in folded if attribute.is_list else (folded,):
-                # Three shifted copies: every offset of the value starts a chunk in one of them.
-                doc.add_text(attribute.index_field, value)
-                doc.add_text(attribute.index_field, value[1:])
-                doc.add_text(attribute.index_field, value[2:])
+            values = folded if attribute.is_list else (folded,)
+            if any(values):
+                doc.add_pre_tokenized_text(attribute.index_field, grams(values))
         received = record.get("received_ms")
         doc.add_integer("ts", UNDATED_MS if received is None else received)
         doc.add_integer("batch", self._batch)

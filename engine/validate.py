@@ -164,7 +164,7 @@ def parse_cloud_rows(document: object, source: str = "cloud results") -> list[Ro
     """
     obj = _expect_object(document, source)
     for key in obj:
-        if key not in ("Rows", "ResponseMetadata", "NextToken"):
+        if key not in ("Rows", "ResponseMetadata"):  # the second: a raw boto3 dump
             raise MalformedInputError(f"{source}: {key}: unknown member")
     rows = obj.get("Rows")
     if not isinstance(rows, list):

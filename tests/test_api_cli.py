@@ -195,3 +195,10 @@ def test_serve_refuses_a_folder_that_is_no_archive(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["serve", str(tmp_path), "--home", str(tmp_path / "h")])
     assert result.exit_code == 1
     assert "not an mmarchive archive" in result.stderr
+
+
+def test_serve_refuses_a_home_inside_an_archive() -> None:
+    inside = shared_archive() / "state"
+    result = CliRunner().invoke(main, ["serve", str(shared_archive()), "--home", str(inside)])
+    assert result.exit_code == 1 and "lies inside the archive" in result.stderr
+    assert not inside.exists()

@@ -114,7 +114,7 @@ def test_engine_equals_reference(case: tuple[list[dict[str, Any]], list[Any]]) -
         archive = build_archive(folder / "archive", recs)
         for filters, from_ms, to_ms, max_results in queries:
             expected = reference_search(recs, filters, from_ms, to_ms, max_results)
-            for path in ("index", "candidates", "scan", "auto"):
+            for path in ("index", "scan", "auto"):
                 outcome = run_search(archive, filters, from_ms, to_ms, max_results, path=path)
                 got = [r["archived_message_id"] for r in outcome.records]
                 assert (got, outcome.total) == expected, (path, filters, from_ms, to_ms)

@@ -144,6 +144,6 @@ def test_corpus_search_equals_reference(
     parsed = parse_filters(filters)
     records = list(archive.iter_records())
     expected = reference_search(records, parsed, *window, 1000)
-    for path in ("index", "candidates", "scan"):
+    for path in ("index", "scan"):
         outcome = run_search(archive, parsed, *window, 1000, path=path)
         assert ([r["archived_message_id"] for r in outcome.records], outcome.total) == expected

@@ -554,7 +554,7 @@ def test_validate_export_missing_file_and_changed_member(
     code, out, _ = run(
         "validate-export", str(export), "--cloud-results", str(tmp_path / "cloud.json")
     )
-    assert code == 1 and "missing locally: zz-ghost" in out
+    assert code == 1 and "missing from the export: zz-ghost" in out
 
 
 def test_validate_export_bad_input(tmp_path: Path) -> None:
