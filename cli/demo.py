@@ -50,7 +50,7 @@ DEMO_SEARCHES: tuple[tuple[str, ...], ...] = (
 
 def _run(args: list[str]) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -259,6 +259,3 @@ def generate(dest: Path, count: int, seed: int, mix: str, silent: bool) -> None:
 
 import cli.validate_commands  # noqa: E402,F401  (registers validate, validate-export)
 from cli import aws_commands  # noqa: E402,F401  (registers the aws-style commands)
-
-if __name__ == "__main__":
-    main()
