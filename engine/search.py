@@ -22,7 +22,7 @@ from engine.errors import ValidationException
 from engine.filters import BooleanCondition, Condition, Filters, StringCondition, parse_filters
 from engine.rules import CONTRACT, UNDATED_MS, Rules, fold
 from engine.schema import BOOLEAN_ATTRIBUTES, ROW_COLUMNS, STRING_ATTRIBUTES
-from engine.store import INDEX_SCHEMA, Archive, count_matches
+from engine.store import FILLER, INDEX_SCHEMA, Archive, count_matches
 
 PathChoice = Literal["auto", "index", "scan"]
 PlanPath = Literal["index", "scan"]
@@ -76,6 +76,15 @@ def describe_scan(filters: Filters, from_ms: int | None, to_ms: int | None) -> s
     return " AND ".join(parts) or "true"
 
 
+def _holds_filler(filters: Filters, rules: Rules) -> bool:
+    return any(
+        FILLER in fold(value, rules)
+        for condition in (*filters.include, *filters.unless)
+        if isinstance(condition, StringCondition)
+        for value in condition.values
+    )
+
+
 def plan_search(
     archive: Archive,
     filters: Filters,
@@ -93,6 +102,9 @@ def plan_search(
         if path == "index":
             raise ValueError("the index path serves the contract's rules only")
         return Plan("scan", "rules differ from the index's", None, scan_text, "exact"), None
+    if _holds_filler(filters, rules):
+        # The index pads grams with FILLER; a needle holding it could meet the padding.
+        return Plan("scan", "a needle holds U+FFFF", None, scan_text, "exact"), None
     batches = archive.visible_batches()
     max_batch = batches[-1] if batches else 0
     compiled = compile_search(filters, from_ms, to_ms, max_batch=max_batch, rules=rules)

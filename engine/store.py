@@ -44,9 +44,10 @@ FORMAT_VERSION = 1
 ARCHIVE_FILE = "archive.json"
 INGEST_LOG = "ingest-log.jsonl"
 GRAM = 3  # every value is indexed as its overlapping 3-grams, each at its character offset
-# Positions left empty between the elements of a list value (ENVELOPE_TO), so that no phrase
-# spans two elements.
-ELEMENT_GAP = 2 * GRAM
+GRAM_TOKENIZER = "mm_gram3"
+# Pads the last two grams of a value to 3 characters. A noncharacter: a needle that holds it is
+# answered by the scan path (see engine/search.py), so padding never makes a false match.
+FILLER = "\uffff"
 ARCHIVE_ID_RE = re.compile(r"a-\w{1,64}", re.ASCII)
 
 _ARROW_TYPES: dict[ColumnKind, pa.DataType] = {
@@ -83,8 +84,7 @@ def build_index_schema() -> tantivy.Schema:
     """The tantivy schema, declared once."""
     sb = tantivy.SchemaBuilder()
     for attribute in STRING_ATTRIBUTES.values():
-        # Filled with pre-tokenized 3-grams (see grams()); "raw" is never applied to them.
-        sb.add_text_field(attribute.index_field, tokenizer_name="raw")
+        sb.add_text_field(attribute.index_field, tokenizer_name=GRAM_TOKENIZER)
     sb.add_integer_field("ts", fast=True, indexed=True)
     sb.add_integer_field("batch", fast=True, indexed=True)
     sb.add_unsigned_field("rk", fast=True)
@@ -156,7 +156,7 @@ def create_archive(path: Path, name: str | None = None) -> ArchiveInfo:
     }
     for sub in ("index", "columns/pending", "blobs"):
         (path / sub).mkdir(parents=True, exist_ok=True)
-    tantivy.Index(INDEX_SCHEMA, path=str(path / "index"))
+    _register(tantivy.Index(INDEX_SCHEMA, path=str(path / "index")))
     _write_json_atomic(path / ARCHIVE_FILE, info)
     return load_info(path)
 
@@ -198,22 +198,23 @@ def append_log(path: Path, entry: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def grams(values: Sequence[str]) -> tantivy.PreTokenizedString:
-    """The overlapping 3-grams of folded values, each at its character offset as position.
+def gram_text(value: str) -> str:
+    """The overlapping 3-grams of a folded value, concatenated, for the gram tokenizer.
 
-    At offset ``q`` the token is ``v[q:q+3]`` (shorter in the last two places), so a needle of
-    3 or more characters occurs at ``p`` exactly when its 3-grams at offsets 0, 3, 6, ... and
-    ``len - 3`` stand at ``p`` plus those offsets: a phrase query with explicit offsets.
+    The tokenizer cuts this back into 3-character tokens at positions 0, 1, 2, ..., so the gram
+    ``value[q:q+3]`` (padded with FILLER in the last two places) stands at position ``q``, its
+    character offset. A needle of 3 or more characters then occurs at ``p`` exactly when its grams
+    at offsets 0, 3, 6, ... and ``len - 3`` stand at ``p`` plus those offsets (engine/compiler.py).
+    Building the text with string slicing keeps ingest fast; tokenizing happens inside tantivy.
     """
-    tokens = []
-    base = 0
-    for value in values:
-        tokens += [
-            tantivy.Token(value[q : q + GRAM], base + q, base + q, base + min(q + GRAM, len(value)))
-            for q in range(len(value))
-        ]
-        base += len(value) + ELEMENT_GAP
-    return tantivy.PreTokenizedString("", tokens)
+    padded = value + FILLER + FILLER
+    return "".join(a + b + c for a, b, c in zip(value, padded[1:], padded[2:], strict=False))
+
+
+def _register(index: tantivy.Index) -> None:
+    # register_tokenizer holds for this Index object only (ENGINE-FACTS): do it on every open.
+    analyzer = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(f"(?s).{{{GRAM}}}")).build()
+    index.register_tokenizer(GRAM_TOKENIZER, analyzer)
 
 
 def _open_index(path: Path) -> tantivy.Index:
@@ -221,6 +222,7 @@ def _open_index(path: Path) -> tantivy.Index:
         index = tantivy.Index.open(str(path / "index"))
     except ValueError as exc:
         raise ArchiveFormatError(f"{path}: the index cannot be opened ({exc})") from exc
+    _register(index)
     return index
 
 
@@ -443,9 +445,11 @@ class ArchiveWriter:
             folded = record[attribute.folded_column]
             if folded is None:
                 continue
-            values = folded if attribute.is_list else (folded,)
-            if any(values):
-                doc.add_pre_tokenized_text(attribute.index_field, grams(values))
+            # List elements are separate values: tantivy leaves a position gap between them, and
+            # each element's last two (padded) grams keep any phrase from reaching across.
+            for value in folded if attribute.is_list else (folded,):
+                if value:
+                    doc.add_text(attribute.index_field, gram_text(value))
         received = record.get("received_ms")
         doc.add_integer("ts", UNDATED_MS if received is None else received)
         doc.add_integer("batch", self._batch)

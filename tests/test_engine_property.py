@@ -19,8 +19,9 @@ from engine.search import run_search
 from tests.conftest import build_archive
 
 # The hard parts on purpose: ß/SS/ẞ, sigma forms, dotted and dotless i, ligature, ǰ, NFD input,
-# characters that mean something to regexes, LIKE, globs and quoting, and spaces.
-ALPHABET = "abcsSßẞσςΣİıiIﬁǰJ\u030ce\u0301é*%?.[]()\\\"' @-"
+# characters that mean something to regexes, LIKE, globs and quoting, spaces, and U+FFFF (the
+# index's gram padding).
+ALPHABET = "abcsSßẞσςΣİıiIﬁǰJ\u030ce\u0301é*%?.[]()\\\"' @-\uffff"
 STRING_ATTRS = ("TO", "FROM", "CC", "SUBJECT", "ENVELOPE_TO", "ENVELOPE_FROM")
 TIMES = [None, 0, 1000, 1000, 5000, 86_400_000, -5_000]
 
