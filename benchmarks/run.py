@@ -76,7 +76,7 @@ def ensure_archive(export: Path) -> tuple[Path, dict[str, Any]]:
         shutil.rmtree(archive)
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "cli.main", "ingest", str(export), str(archive), "--json"],
+        [sys.executable, "-m", "cli", "ingest", str(export), str(archive), "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,
