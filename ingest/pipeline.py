@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +28,7 @@ from engine.errors import MMArchiveError
 from engine.schema import METADATA_COLUMNS, is_valid_message_id
 from engine.store import ArchiveWriter, append_log, create_archive, is_archive, load_info
 from ingest.discover import (
+    Discovered,
     DiscoveryError,
     DiscoveryWarning,
     MessageFile,
@@ -39,6 +42,9 @@ from ingest.metadata import MessageMetadata, MetadataError, parse_metadata
 VERSION = "0.1.0"
 BATCH_MESSAGES = 5000
 BATCH_BYTES = 64 * 1024 * 1024
+# Files are read ahead by a few threads (reads release the GIL), so parsing never waits on disk.
+READ_AHEAD = 64
+READ_THREADS = 4
 
 
 class IngestError(MMArchiveError):
@@ -122,14 +128,21 @@ def ingest_export(
         first = next(items, None)
     except DiscoveryError as exc:
         raise IngestError(str(exc)) from exc
-    with ArchiveWriter(archive) as writer:
+    with ArchiveWriter(archive) as writer, ThreadPoolExecutor(READ_THREADS) as pool:
         t = timer.add("open", t)
+        loaded = _iter_read_ahead(_chain_first(first, items), pool)
         try:
-            item = first
-            while item is not None:
+            while True:
+                t = time.perf_counter()
+                entry = next(loaded, None)
+                timer.add("discover+read", t)
+                if entry is None:
+                    break
+                item, future = entry
                 report.files_seen += count_files(item)
                 if isinstance(item, MessageFile):
-                    _ingest_one(item, writer, report, timer)
+                    assert future is not None
+                    _ingest_one(item, future.result(), writer, report, timer)
                     if (
                         writer.pending_count >= batch_messages
                         or writer.pending_bytes >= batch_bytes
@@ -146,12 +159,10 @@ def ingest_export(
                         report.warn(item.rel_path, item.reason)
                     else:
                         report.warn_metadata(item.rel_path, item.reason)
-                t = time.perf_counter()
-                item = next(items, None)
-                timer.add("discover", t)
         except KeyboardInterrupt:
             # Ctrl-C: keep what is read so far (the current batch), then stop cleanly.
             report.interrupted = True
+            pool.shutdown(wait=False, cancel_futures=True)
         t = time.perf_counter()
         writer.commit()
         timer.add("commit", t)
@@ -180,21 +191,60 @@ def _read(path: Path) -> bytes:
         return f.read()
 
 
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """A message file's bytes and its metadata document's, or the error reading each."""
+
+    data: bytes | OSError
+    metadata: bytes | OSError | None
+
+
+def _load(item: MessageFile) -> _Loaded:
+    def read(path: Path) -> bytes | OSError:
+        try:
+            return _read(path)
+        except OSError as exc:
+            return exc
+
+    return _Loaded(
+        read(item.path), None if item.metadata_path is None else read(item.metadata_path)
+    )
+
+
+def _chain_first(first: Discovered | None, rest: Iterator[Discovered]) -> Iterator[Discovered]:
+    if first is not None:
+        yield first
+        yield from rest
+
+
+def _iter_read_ahead(
+    items: Iterable[Discovered], pool: ThreadPoolExecutor
+) -> Iterator[tuple[Discovered, Future[_Loaded] | None]]:
+    """Items in order, each message with a future of its bytes, READ_AHEAD reads in flight."""
+    pending: deque[tuple[Discovered, Future[_Loaded] | None]] = deque()
+    for item in items:
+        future = pool.submit(_load, item) if isinstance(item, MessageFile) else None
+        pending.append((item, future))
+        if len(pending) >= READ_AHEAD:
+            yield pending.popleft()
+    while pending:
+        yield pending.popleft()
+
+
 def _ingest_one(
-    item: MessageFile, writer: ArchiveWriter, report: IngestReport, timer: _Timer
+    item: MessageFile, loaded: _Loaded, writer: ArchiveWriter, report: IngestReport, timer: _Timer
 ) -> None:
     t = time.perf_counter()
-    try:
-        data = _read(item.path)
-    except OSError as exc:
-        _reject(item, f"unreadable: {exc.strerror or exc}", report)
+    data = loaded.data
+    if isinstance(data, OSError):
+        _reject(item, f"unreadable: {data.strerror or data}", report)
         return
     if not data:
         _reject(item, "zero bytes", report)
         return
-    metadata = _read_metadata(item, report)
+    metadata = _read_metadata(item, loaded.metadata, report)
     sha = hashlib.sha256(data).hexdigest()
-    t = timer.add("read", t)
+    t = timer.add("hash+metadata", t)
     archived_id = _choose_id(item, metadata, sha, report)
     taken_by = writer.stored_sha256(archived_id)
     if taken_by is not None and taken_by != sha:
@@ -240,13 +290,17 @@ def _reject(
         )
 
 
-def _read_metadata(item: MessageFile, report: IngestReport) -> MessageMetadata | None:
-    if item.metadata_path is None or item.metadata_rel_path is None:
+def _read_metadata(
+    item: MessageFile, document: bytes | OSError | None, report: IngestReport
+) -> MessageMetadata | None:
+    if document is None or item.metadata_rel_path is None:
+        return None
+    if isinstance(document, OSError):
+        reason = f"unreadable metadata: {document.strerror or document}"
+        report.warn_metadata(item.metadata_rel_path, reason)
         return None
     try:
-        return parse_metadata(_read(item.metadata_path))
-    except OSError as exc:
-        report.warn_metadata(item.metadata_rel_path, f"unreadable metadata: {exc.strerror or exc}")
+        return parse_metadata(document)
     except MetadataError as exc:
         report.warn_metadata(
             item.metadata_rel_path, f"malformed metadata, message ingested without it: {exc}"
