@@ -86,7 +86,14 @@ def open_archive(path: Path) -> Any:
 @click.argument("archive", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the ingest report as one JSON object.")
 @click.option("--silent", is_flag=True, help="No progress bar.")
-def ingest(source: Path, archive: Path, as_json: bool, silent: bool) -> None:
+@click.option(
+    "--batch-size",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Messages per committed batch (memory grows with it).",
+)
+def ingest(source: Path, archive: Path, as_json: bool, silent: bool, batch_size: int) -> None:
     """Ingest the export folder SOURCE into the archive folder ARCHIVE (created when missing).
 
     SOURCE is never written to. Rerunning adds only what is new; a killed run can be rerun.
@@ -95,7 +102,7 @@ def ingest(source: Path, archive: Path, as_json: bool, silent: bool) -> None:
     from ingest.pipeline import ingest_export
 
     with user_errors(), progress_bar("Ingesting", not (silent or as_json)) as update:
-        report = ingest_export(source, archive, progress=update)
+        report = ingest_export(source, archive, progress=update, batch_messages=batch_size)
     if as_json:
         click.echo(dumps(report.as_dict()))
         return

@@ -13,8 +13,11 @@ message that is counted as ingested.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -128,11 +131,15 @@ def ingest_export(
         first = next(items, None)
     except DiscoveryError as exc:
         raise IngestError(str(exc)) from exc
-    with ArchiveWriter(archive) as writer, ThreadPoolExecutor(READ_THREADS) as pool:
+    with (
+        ArchiveWriter(archive) as writer,
+        ThreadPoolExecutor(READ_THREADS) as pool,
+        _ctrl_c_requests_stop() as stop,
+    ):
         t = timer.add("open", t)
         loaded = _iter_read_ahead(_chain_first(first, items), pool)
         try:
-            while True:
+            while not stop.is_set():
                 t = time.perf_counter()
                 entry = next(loaded, None)
                 timer.add("discover+read", t)
@@ -160,6 +167,8 @@ def ingest_export(
                     else:
                         report.warn_metadata(item.rel_path, item.reason)
         except KeyboardInterrupt:
+            stop.set()
+        if stop.is_set():
             # Ctrl-C: keep what is read so far (the current batch), then stop cleanly.
             report.interrupted = True
             pool.shutdown(wait=False, cancel_futures=True)
@@ -184,6 +193,26 @@ def ingest_export(
         },
     )
     return report
+
+
+@contextlib.contextmanager
+def _ctrl_c_requests_stop() -> Iterator[threading.Event]:
+    """While ingesting, Ctrl-C (SIGINT) asks to stop after the current batch instead of raising
+    wherever the program happens to be; a second Ctrl-C interrupts at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def on_sigint(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _read(path: Path) -> bytes:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -207,3 +209,27 @@ def test_sigkill_at_named_points_then_rerun(tmp_path: Path, point: str) -> None:
     final = ids(archive)
     assert len(final) == len(set(final)) == 35
     assert verify_archive(Archive(archive)).ok
+
+
+def test_ctrl_c_stops_cleanly_and_rerun_completes(tmp_path: Path) -> None:
+    src = tmp_path / "export"
+    generate_export(src, 1500, seed=9, mix="small")
+    archive = tmp_path / "archive"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "cli", "ingest", str(src), str(archive), "--silent"]
+    command += ["--batch-size", "100"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Wait until the first batch is visible, then press Ctrl-C.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list((archive / "columns").glob("part-*.parquet")):
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode in (0, 130), err
+    if process.returncode == 130:
+        assert b"Interrupted: rerun the same command to finish." in err
+    assert b"Traceback" not in err
+    assert verify_archive(Archive(archive)).ok
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    final = ids(archive)
+    assert len(final) == len(set(final)) == 1500
