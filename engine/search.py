@@ -125,6 +125,7 @@ def run_search(
 ) -> SearchOutcome:
     """Search one archive; records come newest first (SEMANTICS §4), at most ``max_results``."""
     started = time.perf_counter()
+    archive.refresh()
     plan, query = plan_search(archive, filters, from_ms, to_ms, rules=rules, path=path)
     if plan.path == "index":
         positions, total = _search_index(archive, query, max_results)

@@ -239,49 +239,76 @@ def _visible_batches(path: Path) -> list[int]:
     return sorted(batches)
 
 
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    batches: tuple[int, ...]
+    table: pa.Table
+    offsets: dict[int, int]
+    searcher: tantivy.Searcher
+
+
 class Archive:
-    """A reader over one archive: the visible rows as an Arrow table, and the index."""
+    """A reader over one archive: the visible rows as an Arrow table, and the index.
+
+    Readers see the archive as of their last ``refresh()`` (a search calls it once at its start),
+    so one search never mixes two states of the archive.
+    """
 
     def __init__(self, path: Path) -> None:
         self.info = load_info(path)
         self.path = path
         self._lock = threading.Lock()
         self._index: tantivy.Index | None = None
-        self._state: tuple[tuple[int, ...], pa.Table, dict[int, int]] | None = None
+        self._state: _Snapshot | None = None
 
-    # -- rows -----------------------------------------------------------------------------
-    def _load(self) -> tuple[tuple[int, ...], pa.Table, dict[int, int]]:
+    # -- snapshot -------------------------------------------------------------------------
+    def refresh(self) -> _Snapshot:
+        """Look for newly committed batches (one folder listing) and load them if any.
+
+        The Parquet listing comes first and the index is reloaded after it: a batch's Parquet
+        file appears only after its index commit, so the searcher holds every visible batch.
+        """
         batches = tuple(_visible_batches(self.path))
         with self._lock:
-            if self._state is not None and self._state[0] == batches:
-                return self._state
-            tables = []
-            offsets: dict[int, int] = {}
-            start = 0
-            for batch in batches:
-                table = pq.read_table(self._part(batch), columns=list(SEARCH_COLUMNS))
-                offsets[batch] = start
-                start += table.num_rows
-                tables.append(table.cast(SEARCH_SCHEMA))
-            table = pa.concat_tables(tables) if tables else SEARCH_SCHEMA.empty_table()
-            # One chunk per column: take() on many chunks costs far more per call.
-            table = table.combine_chunks()
-            self._state = (batches, table, offsets)
+            if self._state is None or self._state.batches != batches:
+                self._state = self._load(batches)
             return self._state
+
+    def _load(self, batches: tuple[int, ...]) -> _Snapshot:
+        tables = []
+        offsets: dict[int, int] = {}
+        start = 0
+        for batch in batches:
+            table = pq.read_table(self._part(batch), columns=list(SEARCH_COLUMNS))
+            offsets[batch] = start
+            start += table.num_rows
+            tables.append(table.cast(SEARCH_SCHEMA))
+        table = pa.concat_tables(tables) if tables else SEARCH_SCHEMA.empty_table()
+        # One chunk per column: take() on many chunks costs far more per call.
+        table = table.combine_chunks()
+        if self._index is None:
+            self._index = _open_index(self.path)
+        self._index.reload()
+        return _Snapshot(batches, table, offsets, self._index.searcher())
+
+    def _snapshot(self) -> _Snapshot:
+        state = self._state
+        return self.refresh() if state is None else state
 
     def _part(self, batch: int) -> Path:
         return self.path / "columns" / f"{_part_name(batch)}.parquet"
 
     def table(self) -> pa.Table:
-        """Every visible message, batch by batch, as one Arrow table of SEARCH_COLUMNS."""
-        return self._load()[1]
+        """Every visible message, batch by batch, as one Arrow table of SEARCH_COLUMNS
+        (as of the last ``refresh``)."""
+        return self._snapshot().table
 
     def visible_batches(self) -> tuple[int, ...]:
-        return self._load()[0]
+        return self._snapshot().batches
 
     def positions(self, row_keys: Sequence[object]) -> list[int]:
         """Row positions in ``table()`` of index row keys (all from visible batches)."""
-        offsets = self._load()[2]
+        offsets = self._snapshot().offsets
         keys = [int(rk) for rk in row_keys]  # type: ignore[call-overload]
         return [offsets[rk >> 32] + (rk & 0xFFFFFFFF) for rk in keys]
 
@@ -289,14 +316,9 @@ class Archive:
     def num_messages(self) -> int:
         return int(self.table().num_rows)
 
-    # -- index ----------------------------------------------------------------------------
     def searcher(self) -> tantivy.Searcher:
-        """A searcher on the latest index commit."""
-        with self._lock:
-            if self._index is None:
-                self._index = _open_index(self.path)
-            self._index.reload()
-            return self._index.searcher()
+        """A searcher holding at least every visible batch (as of the last ``refresh``)."""
+        return self._snapshot().searcher
 
     # -- bytes ----------------------------------------------------------------------------
     def read_message(self, blob: str, offset: int, size: int, sha256: str) -> bytes:
@@ -320,13 +342,13 @@ class Archive:
         """Every visible record as a dict of stored columns, batch by batch, read from Parquet
         (for verify, export and tests; memory stays at one batch)."""
         wanted = list(columns) if columns is not None else None
-        for batch in self.visible_batches():
+        for batch in self.refresh().batches:
             table = pq.read_table(self._part(batch), columns=wanted)
             yield from table.to_pylist()
 
     def find_record(self, archived_message_id: str) -> dict[str, Any] | None:
         """Every stored column of one message, or None when the archive has no such id."""
-        searcher = self.searcher()
+        searcher = self.refresh().searcher
         query = tantivy.Query.term_query(INDEX_SCHEMA, "id", archived_message_id)
         hits = searcher.search(query, limit=1).hits
         if not hits:
