@@ -145,11 +145,16 @@ def _search_index(archive: Archive, query: Any, max_results: int) -> tuple[list[
     searcher = archive.searcher()
     if max_results == 0:
         return [], count_matches(searcher, query)
-    result = searcher.search(query, limit=max_results, count=True, order_by_field="ts")
+    # One hit more than asked: when it is older than the last one asked for, no message beyond
+    # the cut shares the last timestamp, and the cut needs no tie-breaking.
+    result = searcher.search(query, limit=max_results + 1, count=True, order_by_field="ts")
     hits = result.hits
     total = int(result.count)  # type: ignore[attr-defined]
-    if len(hits) == max_results and total > max_results:
+    if len(hits) > max_results and hits[max_results][0] != hits[max_results - 1][0]:
+        hits = hits[:max_results]
+    elif len(hits) > max_results:
         # tantivy orders by ts only: fetch every hit sharing the last ts so ties cut by id.
+        hits = hits[:max_results]
         boundary = hits[-1][0]
         tie = tantivy.Query.boolean_query(
             [
