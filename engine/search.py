@@ -8,6 +8,7 @@ Two paths give the same answer (the property tests hold them to it):
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -127,21 +128,23 @@ def run_search(
     started = time.perf_counter()
     archive.refresh()
     plan, query = plan_search(archive, filters, from_ms, to_ms, rules=rules, path=path)
+    records: list[dict[str, Any]] = []
     if plan.path == "index":
-        positions, total = _search_index(archive, query, max_results)
+        records, total = _search_index(archive, query, max_results)
     else:
         positions, total = _search_scan(archive, filters, from_ms, to_ms, max_results, rules)
-    records: list[dict[str, Any]] = []
-    if positions:
-        rows = archive.table().select(list(ROW_COLUMNS))
-        records = rows.take(pa.array(positions, pa.int64())).to_pylist()
+        if positions:
+            rows = archive.table().select(list(ROW_COLUMNS))
+            records = rows.take(pa.array(positions, pa.int64())).to_pylist()
     return SearchOutcome(records, total, plan, time.perf_counter() - started)
 
 
 # -- index path ---------------------------------------------------------------------------
 
 
-def _search_index(archive: Archive, query: Any, max_results: int) -> tuple[list[int], int]:
+def _search_index(
+    archive: Archive, query: Any, max_results: int
+) -> tuple[list[dict[str, Any]], int]:
     searcher = archive.searcher()
     if max_results == 0:
         return [], count_matches(searcher, query)
@@ -165,9 +168,20 @@ def _search_index(archive: Archive, query: Any, max_results: int) -> tuple[list[
         tie_count = count_matches(searcher, tie)
         ties = searcher.search(tie, limit=tie_count, count=False).hits
         hits = [h for h in hits if h[0] != boundary] + [(boundary, a) for _, a in ties]
-    row_keys = searcher.fast_field_values("rk", [address for _, address in hits])
-    positions = archive.positions(row_keys)
-    return _order(archive.table(), positions, max_results, CONTRACT), total
+    records = [_stored_row(searcher, address) for _, address in hits]
+    # SEMANTICS §4: newest first, ties by ArchivedMessageId ascending, undated last.
+    records.sort(key=lambda r: r["archived_message_id"])
+    records.sort(
+        key=lambda r: UNDATED_MS if r["received_ms"] is None else r["received_ms"], reverse=True
+    )
+    return records[:max_results], total
+
+
+def _stored_row(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> dict[str, Any]:
+    stored = searcher.doc(address).get_first("row")
+    assert isinstance(stored, bytes)
+    record: dict[str, Any] = json.loads(stored.decode("utf-8", "surrogatepass"))
+    return record
 
 
 # -- scan path ----------------------------------------------------------------------------

@@ -38,7 +38,7 @@ import tantivy
 
 from engine.errors import ArchiveBusyError, ArchiveFormatError, ResourceNotFoundException
 from engine.rules import UNDATED_MS, fold
-from engine.schema import COLUMNS, SEARCH_COLUMNS, STRING_ATTRIBUTES, ColumnKind
+from engine.schema import COLUMNS, ROW_COLUMNS, SEARCH_COLUMNS, STRING_ATTRIBUTES, ColumnKind
 
 FORMAT_VERSION = 1
 ARCHIVE_FILE = "archive.json"
@@ -91,6 +91,8 @@ def build_index_schema() -> tantivy.Schema:
     sb.add_boolean_field("att", fast=True, indexed=True)
     sb.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
     sb.add_text_field("sha", stored=True, tokenizer_name="raw", index_option="basic")
+    # The Row columns as compact JSON, so the index path projects rows without loading Parquet.
+    sb.add_bytes_field("row", stored=True, indexed=False)
     return sb.build()
 
 
@@ -239,12 +241,12 @@ def _visible_batches(path: Path) -> list[int]:
     return sorted(batches)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Snapshot:
     batches: tuple[int, ...]
-    table: pa.Table
-    offsets: dict[int, int]
     searcher: tantivy.Searcher
+    table: pa.Table | None = None  # loaded on first use
+    offsets: dict[int, int] | None = None
 
 
 class Archive:
@@ -263,7 +265,7 @@ class Archive:
 
     # -- snapshot -------------------------------------------------------------------------
     def refresh(self) -> _Snapshot:
-        """Look for newly committed batches (one folder listing) and load them if any.
+        """Look for newly committed batches (one folder listing) and reload the index if any.
 
         The Parquet listing comes first and the index is reloaded after it: a batch's Parquet
         file appears only after its index commit, so the searcher holds every visible batch.
@@ -271,50 +273,62 @@ class Archive:
         batches = tuple(_visible_batches(self.path))
         with self._lock:
             if self._state is None or self._state.batches != batches:
-                self._state = self._load(batches)
+                if self._index is None:
+                    self._index = _open_index(self.path)
+                self._index.reload()
+                self._state = _Snapshot(batches, self._index.searcher())
             return self._state
-
-    def _load(self, batches: tuple[int, ...]) -> _Snapshot:
-        tables = []
-        offsets: dict[int, int] = {}
-        start = 0
-        for batch in batches:
-            table = pq.read_table(self._part(batch), columns=list(SEARCH_COLUMNS))
-            offsets[batch] = start
-            start += table.num_rows
-            tables.append(table.cast(SEARCH_SCHEMA))
-        table = pa.concat_tables(tables) if tables else SEARCH_SCHEMA.empty_table()
-        # One chunk per column: take() on many chunks costs far more per call.
-        table = table.combine_chunks()
-        if self._index is None:
-            self._index = _open_index(self.path)
-        self._index.reload()
-        return _Snapshot(batches, table, offsets, self._index.searcher())
 
     def _snapshot(self) -> _Snapshot:
         state = self._state
         return self.refresh() if state is None else state
+
+    def _load_table(self, state: _Snapshot) -> tuple[pa.Table, dict[int, int]]:
+        # Loaded on first use only: the index path never needs it (rows come from the index).
+        with self._lock:
+            if state.table is None:
+                tables = []
+                offsets: dict[int, int] = {}
+                start = 0
+                for batch in state.batches:
+                    table = pq.read_table(self._part(batch), columns=list(SEARCH_COLUMNS))
+                    offsets[batch] = start
+                    start += table.num_rows
+                    tables.append(table.cast(SEARCH_SCHEMA))
+                table = pa.concat_tables(tables) if tables else SEARCH_SCHEMA.empty_table()
+                # One chunk per column: take() on many chunks costs far more per call.
+                state.table = table.combine_chunks()
+                state.offsets = offsets
+            assert state.offsets is not None
+            return state.table, state.offsets
 
     def _part(self, batch: int) -> Path:
         return self.path / "columns" / f"{_part_name(batch)}.parquet"
 
     def table(self) -> pa.Table:
         """Every visible message, batch by batch, as one Arrow table of SEARCH_COLUMNS
-        (as of the last ``refresh``)."""
-        return self._snapshot().table
+        (as of the last ``refresh``; read from Parquet on first use)."""
+        return self._load_table(self._snapshot())[0]
 
     def visible_batches(self) -> tuple[int, ...]:
         return self._snapshot().batches
 
     def positions(self, row_keys: Sequence[object]) -> list[int]:
         """Row positions in ``table()`` of index row keys (all from visible batches)."""
-        offsets = self._snapshot().offsets
+        offsets = self._load_table(self._snapshot())[1]
         keys = [int(rk) for rk in row_keys]  # type: ignore[call-overload]
         return [offsets[rk >> 32] + (rk & 0xFFFFFFFF) for rk in keys]
 
     @property
     def num_messages(self) -> int:
-        return int(self.table().num_rows)
+        """How many messages are visible (counted in the index, without loading Parquet)."""
+        state = self._snapshot()
+        if not state.batches:
+            return 0
+        query = tantivy.Query.range_query(
+            INDEX_SCHEMA, "batch", tantivy.FieldType.Integer, None, state.batches[-1]
+        )
+        return count_matches(state.searcher, query)
 
     def searcher(self) -> tantivy.Searcher:
         """A searcher holding at least every visible batch (as of the last ``refresh``)."""
@@ -511,6 +525,9 @@ class ArchiveWriter:
         doc.add_boolean("att", bool(record.get("has_attachments")))
         doc.add_text("id", record["archived_message_id"])
         doc.add_text("sha", record["sha256"])
+        columns = {column: record.get(column) for column in ROW_COLUMNS}
+        text = json.dumps(columns, ensure_ascii=False, separators=(",", ":"))
+        doc.add_bytes("row", text.encode("utf-8", "surrogatepass"))
         return doc
 
     def _crash_point(self, point: str) -> None:
