@@ -149,8 +149,10 @@ def _search_index(
     if max_results == 0:
         return [], count_matches(searcher, query)
     # One hit more than asked: when it is older than the last one asked for, no message beyond
-    # the cut shares the last timestamp, and the cut needs no tie-breaking.
-    result = searcher.search(query, limit=max_results + 1, count=True, order_by_field="ts")
+    # the cut shares the last timestamp, and the cut needs no tie-breaking. tantivy allocates
+    # for the whole limit, so a limit past the archive's size is cut down to it.
+    limit = min(max_results, archive.num_messages) + 1
+    result = searcher.search(query, limit=limit, count=True, order_by_field="ts")
     hits = result.hits
     total = int(result.count)  # type: ignore[attr-defined]
     if len(hits) > max_results and hits[max_results][0] != hits[max_results - 1][0]:

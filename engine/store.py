@@ -40,7 +40,8 @@ from engine.errors import ArchiveBusyError, ArchiveFormatError, ResourceNotFound
 from engine.rules import UNDATED_MS, fold
 from engine.schema import COLUMNS, ROW_COLUMNS, SEARCH_COLUMNS, STRING_ATTRIBUTES, ColumnKind
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: positional 3-gram index and stored rows
+OLDEST_FORMAT = 2  # older archives must be ingested again
 ARCHIVE_FILE = "archive.json"
 INGEST_LOG = "ingest-log.jsonl"
 GRAM = 3  # every value is indexed as its overlapping 3-grams, each at its character offset
@@ -186,6 +187,11 @@ def load_info(path: Path) -> ArchiveInfo:
         raise ArchiveFormatError(
             f"{path}: archive format {version} is newer than this mmarchive understands "
             f"(format {FORMAT_VERSION}); upgrade mmarchive"
+        )
+    if version < OLDEST_FORMAT:
+        raise ArchiveFormatError(
+            f"{path}: archive format {version} is older than this mmarchive reads "
+            f"(formats {OLDEST_FORMAT} to {FORMAT_VERSION}); ingest the export again"
         )
     if not isinstance(archive_id, str) or not ARCHIVE_ID_RE.fullmatch(archive_id):
         raise ArchiveFormatError(f"{file}: invalid ArchiveId {archive_id!r}")

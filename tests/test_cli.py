@@ -164,3 +164,9 @@ def test_every_command_has_help() -> None:
         assert command.help and len(command.help) > 20, name
         code, out, _ = run(name, "--help")
         assert code == 0 and "Usage" in out
+
+
+def test_huge_max_results_is_fine(archive: Path) -> None:
+    code, out, err = run("search", str(archive), "--max-results", "1000000000", "--format", "jsonl")
+    assert code == 0, err
+    assert len(out.splitlines()) == 80

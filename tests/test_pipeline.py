@@ -147,15 +147,18 @@ def test_bad_source_and_foreign_archive(tmp_path: Path) -> None:
     assert [p.name for p in foreign.iterdir()] == ["precious.txt"]
 
 
-def test_newer_format_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("version", "message"), [(99, "newer"), (1, "ingest the export again")])
+def test_other_formats_are_refused(tmp_path: Path, version: int, message: str) -> None:
     src = tmp_path / "export"
     src.mkdir()
     ingest_export(src, tmp_path / "archive")
     info = json.loads((tmp_path / "archive" / "archive.json").read_text())
-    info["FormatVersion"] = 99
+    info["FormatVersion"] = version
     (tmp_path / "archive" / "archive.json").write_text(json.dumps(info))
-    with pytest.raises(ArchiveFormatError, match="newer"):
+    with pytest.raises(ArchiveFormatError, match=message):
         ingest_export(src, tmp_path / "archive")
+    with pytest.raises(ArchiveFormatError, match=message):
+        Archive(tmp_path / "archive")
 
 
 def test_archive_inside_export_is_skipped(tmp_path: Path) -> None:
