@@ -18,6 +18,7 @@ and deletes it when it does not, so a crash at any moment leaves only whole batc
 
 from __future__ import annotations
 
+import array
 import contextlib
 import fcntl
 import hashlib
@@ -215,8 +216,17 @@ def gram_text(value: str) -> str:
     at offsets 0, 3, 6, ... and ``len - 3`` stand at ``p`` plus those offsets (engine/compiler.py).
     Building the text with string slicing keeps ingest fast; tokenizing happens inside tantivy.
     """
-    padded = value + FILLER + FILLER
-    return "".join(a + b + c for a, b, c in zip(value, padded[1:], padded[2:], strict=False))
+    n = len(value)
+    if n == 0:
+        return ""
+    # Interleave value[q], value[q+1], value[q+2] as 32-bit code points: all in C, ~4x faster
+    # than joining slices in Python (ingest calls this for every attribute of every message).
+    source = array.array("I")
+    source.frombytes((value + FILLER + FILLER).encode("utf-32-le", "surrogatepass"))
+    grams = array.array("I", bytes(4 * GRAM * n))
+    for shift in range(GRAM):
+        grams[shift::GRAM] = source[shift : n + shift]
+    return grams.tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def _register(index: tantivy.Index) -> None:
