@@ -133,9 +133,7 @@ def run_search(
         records, total = _search_index(archive, query, max_results)
     else:
         positions, total = _search_scan(archive, filters, from_ms, to_ms, max_results, rules)
-        if positions:
-            rows = archive.table().select(list(ROW_COLUMNS))
-            records = rows.take(pa.array(positions, pa.int64())).to_pylist()
+        records = _rows_at(archive, positions)
     return SearchOutcome(records, total, plan, time.perf_counter() - started)
 
 
@@ -151,7 +149,7 @@ def _search_index(
     # One hit more than asked: when it is older than the last one asked for, no message beyond
     # the cut shares the last timestamp, and the cut needs no tie-breaking. tantivy allocates
     # for the whole limit, so a limit past the archive's size is cut down to it.
-    limit = min(max_results, archive.num_messages) + 1
+    limit = min(max_results, searcher.num_docs) + 1
     result = searcher.search(query, limit=limit, count=True, order_by_field="ts")
     hits = result.hits
     total = int(result.count)  # type: ignore[attr-defined]
@@ -170,13 +168,27 @@ def _search_index(
         tie_count = count_matches(searcher, tie)
         ties = searcher.search(tie, limit=tie_count, count=False).hits
         hits = [h for h in hits if h[0] != boundary] + [(boundary, a) for _, a in ties]
-    records = [_stored_row(searcher, address) for _, address in hits]
+    addresses = [address for _, address in hits]
+    if archive.table_loaded():
+        # A long-lived reader (the server) holds the columns: taking rows from Arrow is about
+        # twice as fast as decoding stored rows.
+        positions = archive.positions(searcher.fast_field_values("rk", addresses))
+        return _rows_at(archive, _order(archive.table(), positions, max_results, CONTRACT)), total
+    records = [_stored_row(searcher, address) for address in addresses]
     # SEMANTICS §4: newest first, ties by ArchivedMessageId ascending, undated last.
     records.sort(key=lambda r: r["archived_message_id"])
     records.sort(
         key=lambda r: UNDATED_MS if r["received_ms"] is None else r["received_ms"], reverse=True
     )
     return records[:max_results], total
+
+
+def _rows_at(archive: Archive, positions: list[int]) -> list[dict[str, Any]]:
+    if not positions:
+        return []
+    rows = archive.table().select(list(ROW_COLUMNS))
+    records: list[dict[str, Any]] = rows.take(pa.array(positions, pa.int64())).to_pylist()
+    return records
 
 
 def _stored_row(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> dict[str, Any]:

@@ -329,6 +329,10 @@ class Archive:
     def visible_batches(self) -> tuple[int, ...]:
         return self._snapshot().batches
 
+    def table_loaded(self) -> bool:
+        """True once ``table()`` has loaded the columns of the current snapshot."""
+        return self._snapshot().table is not None
+
     def positions(self, row_keys: Sequence[object]) -> list[int]:
         """Row positions in ``table()`` of index row keys (all from visible batches)."""
         offsets = self._load_table(self._snapshot())[1]
