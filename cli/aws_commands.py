@@ -2,24 +2,27 @@
 
 The commands take the AWS CLI's option names and print its JSON output (timestamps in ISO 8601).
 Without ``--endpoint-url`` they run in this process against a state directory (``--home``), and
-``start-archive-search`` finishes the search before it returns; with ``--endpoint-url`` they send
-the same request through boto3 to ``mmarchive serve`` or to AWS itself.
+``start-archive-search`` and ``start-archive-export`` finish their job before they return; with
+``--endpoint-url`` they send the same request through boto3 to ``mmarchive serve`` or to AWS
+itself.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from api.links import DEFAULT_LINK_TTL_SECONDS
 from cli.main import main, user_errors
 from cli.timestamps import parse_cli_timestamp
 
@@ -58,22 +61,30 @@ def target_options(f: F) -> F:
     return f
 
 
+def _local_service(home: Path | None, archive_paths: tuple[Path, ...], **options: Any) -> Any:
+    """An in-process ArchiveService that runs jobs at once; ``options`` go to its constructor."""
+    from api.operations import ArchiveService, default_home
+
+    with user_errors():
+        return ArchiveService(home or default_home(), archive_paths, inline=True, **options)
+
+
+def _call_service(service: Any, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """One local call; the CLI mirror may leave out an export's time range."""
+    from engine.errors import MMArchiveError
+
+    try:
+        result: dict[str, Any] = service.call(operation, params, open_time_range=True)
+    except MMArchiveError as exc:
+        raise _error(exc.code, operation, exc.message) from exc
+    return result
+
+
 def _local_call(
     home: Path | None, archive_paths: tuple[Path, ...]
 ) -> tuple[Call, Callable[[], None]]:
-    from api.operations import ArchiveService, default_home
-    from engine.errors import MMArchiveError
-
-    with user_errors():
-        service = ArchiveService(home or default_home(), archive_paths, inline=True)
-
-    def call(operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return service.call(operation, params)
-        except MMArchiveError as exc:
-            raise _error(exc.code, operation, exc.message) from exc
-
-    return call, service.close
+    service = _local_service(home, archive_paths)
+    return (lambda operation, params: _call_service(service, operation, params)), service.close
 
 
 def _remote_call(endpoint_url: str, region: str | None) -> Call:
@@ -366,6 +377,193 @@ def delete_archive(**kwargs: Any) -> None:
     _print(_run(options, "DeleteArchive", {"ArchiveId": kwargs["archive_id"]}))
 
 
+# -- exports and messages ----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def export_progress() -> Iterator[Callable[[int, int], None]]:
+    """A bar of messages written, on stderr when it is a terminal (a no-op otherwise).
+
+    The bar appears with the first report, once the export knows how many messages it writes.
+    """
+    if not sys.stderr.isatty():
+        yield lambda _done, _total: None
+        return
+    with contextlib.ExitStack() as stack:
+        bars: list[Any] = []
+
+        def update(done: int, total: int) -> None:
+            if not bars:
+                bars.append(
+                    stack.enter_context(
+                        click.progressbar(length=total, label="Exporting", file=sys.stderr)
+                    )
+                )
+            bars[0].update(done - bars[0].pos)
+
+        yield update
+
+
+def destination_options(f: F) -> F:
+    """Where exports go: the options of ``serve``, for start-archive-export's local mode."""
+    f = click.option(
+        "--s3-endpoint-url",
+        help="With --s3-upload: the S3 endpoint [default: the standard AWS configuration].",
+    )(f)
+    f = click.option(
+        "--s3-upload",
+        is_flag=True,
+        help="Send exports to the real S3 bucket of their S3Location (written to a staging "
+        "folder under HOME first). Without it nothing leaves this machine.",
+    )(f)
+    f = click.option(
+        "--export-root",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Write the export to S3Location s3://bucket/prefix as DIR/bucket/prefix/<ExportId>/.",
+    )(f)
+    return f
+
+
+def _service_destination(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: kwargs.pop(k) for k in ("export_root", "s3_upload", "s3_endpoint_url")}
+
+
+@main.command("start-archive-export")
+@click.option("--archive-id", required=True)
+@click.option("--filters", help="ArchiveFilters JSON (Include/Unless), inline or file://PATH.")
+@click.option(
+    "--from-timestamp",
+    help="ISO 8601 or epoch seconds (inclusive). Locally optional: with no time range, undated "
+    "messages are exported too.",
+)
+@click.option("--to-timestamp", help="ISO 8601 or epoch seconds (exclusive).")
+@click.option("--max-results", type=int, help="At most this many messages [default: all].")
+@click.option(
+    "--include-metadata/--no-include-metadata",
+    default=None,
+    help="Also write <ArchivedMessageId>.metadata.json beside each message.",
+)
+@click.option(
+    "--export-destination-configuration",
+    required=True,
+    help='JSON, inline or file://PATH: {"S3": {"S3Location": "s3://bucket/prefix"}}.',
+)
+@destination_options
+@target_options
+def start_archive_export(**kwargs: Any) -> None:
+    """StartArchiveExport; locally the export has finished when this returns (exit 1 when it
+    did not complete), with a progress bar on a terminal."""
+    from engine.rows import ms_to_datetime
+
+    options, destination = _target(kwargs), _service_destination(kwargs)
+    with user_errors():
+        filters = _load_json(kwargs["filters"], "--filters")
+        config = _load_json(
+            kwargs["export_destination_configuration"], "--export-destination-configuration"
+        )
+        from_ms = parse_cli_timestamp(kwargs["from_timestamp"], "--from-timestamp")
+        to_ms = parse_cli_timestamp(kwargs["to_timestamp"], "--to-timestamp")
+    params = {
+        "ArchiveId": kwargs["archive_id"],
+        "Filters": filters,
+        "FromTimestamp": None if from_ms is None else ms_to_datetime(from_ms),
+        "ToTimestamp": None if to_ms is None else ms_to_datetime(to_ms),
+        "MaxResults": kwargs["max_results"],
+        "ExportDestinationConfiguration": config,
+        "IncludeMetadata": kwargs["include_metadata"],
+    }
+    if options["endpoint_url"]:
+        if from_ms is None or to_ms is None:
+            raise click.UsageError(
+                "--from-timestamp and --to-timestamp are required with --endpoint-url "
+                "(the API always has a time range)"
+            )
+        if destination["export_root"] or destination["s3_upload"]:
+            raise click.UsageError(
+                "--export-root and --s3-upload are for local mode; the server at "
+                "--endpoint-url exports where it was started to"
+            )
+        _print(_run(options, "StartArchiveExport", params))
+        return
+    _print(_export_locally(options, destination, params))
+
+
+def _export_locally(
+    options: dict[str, Any], destination: dict[str, Any], params: dict[str, Any]
+) -> dict[str, Any]:
+    """Run the export in this process; ClickException unless it COMPLETED."""
+    request = {k: v for k, v in params.items() if v is not None}
+    with export_progress() as progress:
+        service = _local_service(
+            options["home"], options["archive_paths"], progress=progress, **destination
+        )
+        # Ctrl-C stops the export as StopArchiveExport would: the messages already written stay,
+        # whole, with a manifest that says CANCELLED.
+        previous = signal.signal(signal.SIGINT, lambda *_: service.export_runner.signal_stop_all())
+        try:
+            started = _call_service(service, "StartArchiveExport", request)
+            export_id = {"ExportId": started["ExportId"]}
+            status = _call_service(service, "GetArchiveExport", export_id)["Status"]
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            service.close()
+    if status["State"] != "COMPLETED":
+        reason = status.get("ErrorMessage", "stopped before it finished")
+        _print(started)  # the id, to look the export up later, as the AWS CLI prints it
+        raise click.ClickException(f"export {started['ExportId']} {status['State']}: {reason}")
+    return started
+
+
+@main.command("get-archive-export")
+@click.option("--export-id", required=True)
+@target_options
+def get_archive_export(**kwargs: Any) -> None:
+    """GetArchiveExport: the export's request and status."""
+    options = _target(kwargs)
+    _print(_run(options, "GetArchiveExport", {"ExportId": kwargs["export_id"]}))
+
+
+@main.command("stop-archive-export")
+@click.option("--export-id", required=True)
+@target_options
+def stop_archive_export(**kwargs: Any) -> None:
+    """StopArchiveExport: cancels an export that has not finished (whole files stay)."""
+    options = _target(kwargs)
+    _print(_run(options, "StopArchiveExport", {"ExportId": kwargs["export_id"]}))
+
+
+@main.command("list-archive-exports")
+@click.option("--archive-id", required=True)
+@paging_options
+@target_options
+def list_archive_exports(**kwargs: Any) -> None:
+    """ListArchiveExports: the archive's exports, newest first, every page."""
+    options, paging = _target(kwargs), _paging(kwargs)
+    params = {"ArchiveId": kwargs["archive_id"]}
+    _print(_paginate(options, "ListArchiveExports", params, "Exports", paging))
+
+
+@main.command("get-archive-message")
+@click.option("--archived-message-id", required=True)
+@target_options
+def get_archive_message(**kwargs: Any) -> None:
+    """GetArchiveMessage: Envelope, Metadata and a download link; locally the link is a
+    file:// URI to a copy of the original bytes under HOME/downloads/."""
+    options = _target(kwargs)
+    params = {"ArchivedMessageId": kwargs["archived_message_id"]}
+    _print(_run(options, "GetArchiveMessage", params))
+
+
+@main.command("get-archive-message-content")
+@click.option("--archived-message-id", required=True)
+@target_options
+def get_archive_message_content(**kwargs: Any) -> None:
+    """GetArchiveMessageContent: the message's text and HTML bodies."""
+    options = _target(kwargs)
+    params = {"ArchivedMessageId": kwargs["archived_message_id"]}
+    _print(_run(options, "GetArchiveMessageContent", params))
+
+
 @main.command()
 @click.argument("archives", nargs=-1, type=click.Path(path_type=Path, file_okay=False))
 @click.option(
@@ -400,6 +598,14 @@ def delete_archive(**kwargs: Any) -> None:
     is_flag=True,
     help="Refuse CreateArchive, UpdateArchive, DeleteArchive (AccessDeniedException).",
 )
+@destination_options
+@click.option(
+    "--link-ttl",
+    default=DEFAULT_LINK_TTL_SECONDS,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds a GetArchiveMessage download link stays valid.",
+)
 def serve(
     archives: tuple[Path, ...],
     home: Path | None,
@@ -409,9 +615,16 @@ def serve(
     max_active_searches: int,
     max_requests_per_second: float | None,
     read_only: bool,
+    export_root: Path | None,
+    s3_upload: bool,
+    s3_endpoint_url: str | None,
+    link_ttl: int,
 ) -> None:
     """Serve the archive API (AWS JSON 1.0, as boto3 speaks it) for ARCHIVE folders and every
     archive under HOME/archives. Prints `Serving on http://HOST:PORT` once it accepts requests.
+
+    Exports go to --export-root (s3://bucket/prefix -> DIR/bucket/prefix/), or to S3 with
+    --s3-upload; with neither, StartArchiveExport's jobs fail, saying so.
     """
     from api.operations import ArchiveService, default_home
     from api.server import make_server
@@ -423,6 +636,10 @@ def serve(
             workers=workers,
             read_only=read_only,
             max_active_searches=max_active_searches,
+            export_root=export_root,
+            s3_upload=s3_upload,
+            s3_endpoint_url=s3_endpoint_url,
+            link_ttl=link_ttl,
         )
     try:
         server = make_server(service, host, port, rate_limit=max_requests_per_second)

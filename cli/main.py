@@ -93,7 +93,15 @@ def open_archive(path: Path) -> Any:
     type=click.IntRange(min=1),
     help="Messages per committed batch (memory grows with it).",
 )
-def ingest(source: Path, archive: Path, as_json: bool, silent: bool, batch_size: int) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Processes that read and parse ahead (default: one per core but one; 0: none).",
+)
+def ingest(
+    source: Path, archive: Path, as_json: bool, silent: bool, batch_size: int, workers: int | None
+) -> None:
     """Ingest the export folder SOURCE into the archive folder ARCHIVE (created when missing).
 
     SOURCE is never written to. Rerunning adds only what is new; a killed run can be rerun.
@@ -102,7 +110,9 @@ def ingest(source: Path, archive: Path, as_json: bool, silent: bool, batch_size:
     from ingest.pipeline import ingest_export
 
     with user_errors(), progress_bar("Ingesting", not (silent or as_json)) as update:
-        report = ingest_export(source, archive, progress=update, batch_messages=batch_size)
+        report = ingest_export(
+            source, archive, progress=update, batch_messages=batch_size, workers=workers
+        )
     if as_json:
         click.echo(dumps(report.as_dict()))
         return

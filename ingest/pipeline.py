@@ -14,14 +14,14 @@ message that is counted as ingested.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,15 +39,23 @@ from ingest.discover import (
     count_files,
     iter_export,
 )
-from ingest.message import NotAMessage, ParsedMessage, parse_message
-from ingest.metadata import MessageMetadata, MetadataError, parse_metadata
+from ingest.message import ParsedMessage
+from ingest.metadata import MessageMetadata
+from ingest.prepare import Prepared, ignore_sigint, prepare_many
 
 VERSION = "0.1.0"
 BATCH_MESSAGES = 5000
 BATCH_BYTES = 64 * 1024 * 1024
-# Files are read ahead by a few threads (reads release the GIL), so parsing never waits on disk.
-READ_AHEAD = 64
-READ_THREADS = 4
+# Reading, hashing and parsing run ahead in worker processes, PREPARE_CHUNK files per task, at
+# most AHEAD_CHUNKS tasks per worker in flight; the main process chooses ids and stores.
+PREPARE_CHUNK = 32
+AHEAD_CHUNKS = 4
+READ_THREADS = 4  # without worker processes, threads still overlap reads with parsing
+
+
+def default_workers() -> int:
+    """One worker process per core but one (the main process stores), at least none."""
+    return max(0, (os.cpu_count() or 1) - 1)
 
 
 class IngestError(MMArchiveError):
@@ -111,8 +119,11 @@ def ingest_export(
     progress: Callable[[int], None] | None = None,
     batch_messages: int = BATCH_MESSAGES,
     batch_bytes: int = BATCH_BYTES,
+    workers: int | None = None,
 ) -> IngestReport:
     """Ingest the export folder ``source`` into ``archive`` (created when missing).
+
+    ``workers`` processes read and parse ahead (default: one per core but one; 0: threads).
 
     Raises IngestError when ``source`` is not a readable folder, ArchiveFormatError when
     ``archive`` is not an mmarchive archive, ArchiveBusyError when another ingest holds it.
@@ -131,25 +142,26 @@ def ingest_export(
         first = next(items, None)
     except DiscoveryError as exc:
         raise IngestError(str(exc)) from exc
+    count = default_workers() if workers is None else workers
     with (
+        _executor(count) as pool,
         ArchiveWriter(archive) as writer,
-        ThreadPoolExecutor(READ_THREADS) as pool,
         _ctrl_c_requests_stop() as stop,
     ):
         t = timer.add("open", t)
-        loaded = _iter_read_ahead(_chain_first(first, items), pool)
+        loaded = _iter_prepared(_chain_first(first, items), pool, max(1, count))
         try:
             while not stop.is_set():
                 t = time.perf_counter()
                 entry = next(loaded, None)
-                timer.add("discover+read", t)
+                timer.add("wait for workers", t)
                 if entry is None:
                     break
-                item, future = entry
+                item, prepared = entry
                 report.files_seen += count_files(item)
                 if isinstance(item, MessageFile):
-                    assert future is not None
-                    _ingest_one(item, future.result(), writer, report, timer)
+                    assert prepared is not None
+                    _ingest_one(item, prepared, writer, report, timer)
                     if (
                         writer.pending_count >= batch_messages
                         or writer.pending_bytes >= batch_bytes
@@ -215,28 +227,12 @@ def _ctrl_c_requests_stop() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _read(path: Path) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
-@dataclass(frozen=True, slots=True)
-class _Loaded:
-    """A message file's bytes and its metadata document's, or the error reading each."""
-
-    data: bytes | OSError
-    metadata: bytes | OSError | None
-
-
-def _load(item: MessageFile) -> _Loaded:
-    def read(path: Path) -> bytes | OSError:
-        try:
-            return _read(path)
-        except OSError as exc:
-            return exc
-
-    return _Loaded(
-        read(item.path), None if item.metadata_path is None else read(item.metadata_path)
+def _executor(workers: int) -> Executor:
+    if workers <= 0:
+        return ThreadPoolExecutor(READ_THREADS)
+    # spawn, not fork: a forked child would inherit the archive's lock and tantivy's threads.
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=ignore_sigint
     )
 
 
@@ -246,34 +242,51 @@ def _chain_first(first: Discovered | None, rest: Iterator[Discovered]) -> Iterat
         yield from rest
 
 
-def _iter_read_ahead(
-    items: Iterable[Discovered], pool: ThreadPoolExecutor
-) -> Iterator[tuple[Discovered, Future[_Loaded] | None]]:
-    """Items in order, each message with a future of its bytes, READ_AHEAD reads in flight."""
-    pending: deque[tuple[Discovered, Future[_Loaded] | None]] = deque()
+def _iter_prepared(
+    items: Iterable[Discovered], pool: Executor, workers: int
+) -> Iterator[tuple[Discovered, Prepared | None]]:
+    """Items in order, each message with what a worker prepared for it."""
+    pending: deque[tuple[list[Discovered], Future[list[Prepared]] | None]] = deque()
+    chunk: list[Discovered] = []
+
+    def submit() -> None:
+        messages = [i for i in chunk if isinstance(i, MessageFile)]
+        future = pool.submit(prepare_many, messages) if messages else None
+        pending.append((list(chunk), future))
+        chunk.clear()
+
+    def drain() -> Iterator[tuple[Discovered, Prepared | None]]:
+        done, future = pending.popleft()
+        results = iter(future.result() if future is not None else [])
+        for item in done:
+            yield item, next(results) if isinstance(item, MessageFile) else None
+
     for item in items:
-        future = pool.submit(_load, item) if isinstance(item, MessageFile) else None
-        pending.append((item, future))
-        if len(pending) >= READ_AHEAD:
-            yield pending.popleft()
+        chunk.append(item)
+        if len(chunk) >= PREPARE_CHUNK:
+            submit()
+        while len(pending) > AHEAD_CHUNKS * workers:
+            yield from drain()
+    if chunk:
+        submit()
     while pending:
-        yield pending.popleft()
+        yield from drain()
 
 
 def _ingest_one(
-    item: MessageFile, loaded: _Loaded, writer: ArchiveWriter, report: IngestReport, timer: _Timer
+    item: MessageFile,
+    prepared: Prepared,
+    writer: ArchiveWriter,
+    report: IngestReport,
+    timer: _Timer,
 ) -> None:
     t = time.perf_counter()
-    data = loaded.data
-    if isinstance(data, OSError):
-        _reject(item, f"unreadable: {data.strerror or data}", report)
+    if prepared.unreadable is not None or prepared.data is None or prepared.sha256 is None:
+        _reject(item, prepared.unreadable or "unreadable", report)
         return
-    if not data:
-        _reject(item, "zero bytes", report)
-        return
-    metadata = _read_metadata(item, loaded.metadata, report)
-    sha = hashlib.sha256(data).hexdigest()
-    t = timer.add("hash+metadata", t)
+    data, sha, metadata = prepared.data, prepared.sha256, prepared.metadata
+    if prepared.metadata_problem is not None and item.metadata_rel_path is not None:
+        report.warn_metadata(item.metadata_rel_path, prepared.metadata_problem)
     archived_id = _choose_id(item, metadata, sha, report)
     taken_by = writer.stored_sha256(archived_id)
     if taken_by is not None and taken_by != sha:
@@ -291,12 +304,11 @@ def _ingest_one(
         if metadata is not None:
             report.metadata_attached += 1
         return
-    try:
-        parsed = parse_message(data)
-    except NotAMessage as exc:
-        _reject(item, f"not a message: {exc}", report, metadata_read=metadata is not None)
+    if prepared.parsed is None:
+        reason = prepared.not_a_message or "not a message"
+        _reject(item, reason, report, metadata_read=metadata is not None)
         return
-    t = timer.add("parse", t)
+    parsed = prepared.parsed
     record = build_record(archived_id, parsed, metadata, item)
     if record["received_ms"] is None:
         report.messages_undated += 1
@@ -317,24 +329,6 @@ def _reject(
         report.warn_metadata(
             item.metadata_rel_path, f"metadata of rejected message {item.rel_path}"
         )
-
-
-def _read_metadata(
-    item: MessageFile, document: bytes | OSError | None, report: IngestReport
-) -> MessageMetadata | None:
-    if document is None or item.metadata_rel_path is None:
-        return None
-    if isinstance(document, OSError):
-        reason = f"unreadable metadata: {document.strerror or document}"
-        report.warn_metadata(item.metadata_rel_path, reason)
-        return None
-    try:
-        return parse_metadata(document)
-    except MetadataError as exc:
-        report.warn_metadata(
-            item.metadata_rel_path, f"malformed metadata, message ingested without it: {exc}"
-        )
-    return None
 
 
 def _choose_id(
