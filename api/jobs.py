@@ -1,4 +1,4 @@
-"""Persistent jobs (searches now, exports next): ids, states, timestamps, results, a worker pool.
+"""Persistent jobs (searches and exports): ids, states, timestamps, results, a worker pool.
 
 Layout under the state directory (``--home``; never inside an archive)::
 
@@ -50,11 +50,16 @@ JOB_FILE = "job.json"
 LOCK_FILE = "lock"
 JOB_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", re.ASCII)
 
-# Test-only: with MMARCHIVE_TEST_HOLD_JOBS=1 a job waits in its first working state until the
-# file <home>/release-holds exists or the job is stopped, so a Stop test never races the worker.
+# Test-only: with MMARCHIVE_TEST_HOLD_JOBS=1 a job waits in each working state it enters until
+# the file <home>/release-holds exists (every hold) or <home>/release-holds.<STATE> does (holds in
+# that state only), or the job is stopped, so a Stop test never races the worker and a test can
+# see an export in PREPROCESSING, then in PROCESSING.
 HOLD_ENV = "MMARCHIVE_TEST_HOLD_JOBS"
 RELEASE_FILE = "release-holds"
 HOLD_POLL_SECONDS = 0.02
+# A job's work asks should_stop() per unit of work (an export: per message); the job file is read
+# at most this often, for a stop sent by another process. A stop of this process is seen at once.
+STOP_POLL_SECONDS = 0.25
 
 
 def write_json_atomic(path: Path, obj: object) -> None:
@@ -306,11 +311,18 @@ class JobStore:
 class JobContext:
     """What a job's work function sees: enter working states, save results, notice a stop."""
 
-    def __init__(self, store: JobStore, job: Job, hold_release: Path | None) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        job: Job,
+        hold_release: Path | None,
+        stop_event: threading.Event | None = None,
+    ) -> None:
         self.store = store
         self.job = job
         self._hold_release = hold_release
-        self._entered = False
+        self._stop_event = stop_event or threading.Event()
+        self._next_poll = 0.0
 
     def enter(self, state: str) -> None:
         """Move to the working state ``state``. Raises JobCancelled when the job was stopped."""
@@ -318,25 +330,43 @@ class JobContext:
         if job is None:
             raise JobCancelled
         self.job = job
-        if not self._entered:
-            self._entered = True
-            self._hold()
+        self._hold(state)
 
     def check(self) -> None:
         """Raises JobCancelled when the job was stopped meanwhile."""
         job = self.store.get(self.job.job_id)
         if job is None or job.finished:
+            self._stop_event.set()
             raise JobCancelled
+
+    def should_stop(self) -> bool:
+        """Whether the job was stopped: cheap enough to ask once per message.
+
+        A stop in this process sets the runner's event; a stop from another process sharing
+        the state directory shows in the job file, read at most every STOP_POLL_SECONDS.
+        """
+        if self._stop_event.is_set():
+            return True
+        now = time.monotonic()
+        if now >= self._next_poll:
+            self._next_poll = now + STOP_POLL_SECONDS
+            try:
+                self.check()
+            except JobCancelled:
+                return True
+        return False
 
     def save(self, name: str, obj: object) -> None:
         self.store.write_result(self.job.job_id, name, obj)
 
-    def _hold(self) -> None:
+    def _hold(self, state: str) -> None:
         if self._hold_release is None or os.environ.get(HOLD_ENV) != "1":
             return
-        while not self._hold_release.exists():
+        for_state = self._hold_release.with_name(f"{self._hold_release.name}.{state}")
+        while not (self._hold_release.exists() or for_state.exists()):
             self.check()
             time.sleep(HOLD_POLL_SECONDS)
+        self.check()  # a stop sent just before the release still wins
 
 
 Work = Callable[[JobContext], None]
@@ -363,7 +393,8 @@ class JobRunner:
             if inline
             else ThreadPoolExecutor(workers, thread_name_prefix=f"mmarchive-{store.kind}")
         )
-        self._active: set[str] = set()
+        # The unfinished jobs of this process, each with the event that tells its work to stop.
+        self._active: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
     def active_count(self) -> int:
@@ -374,17 +405,37 @@ class JobRunner:
     def submit(self, job: Job, work: Work) -> None:
         """Run ``work`` for ``job``: in the pool, or before returning when inline."""
         with self._lock:
-            self._active.add(job.job_id)
+            self._active[job.job_id] = threading.Event()
         if self._executor is None:
             self._run(job, work)
         else:
             self._executor.submit(self._run, job, work)
 
+    def signal_stop(self, job_id: str) -> None:
+        """Tell the work of a job of this process that it was stopped (its JobContext's
+        should_stop answers True from now on). Call after the store marked it finished."""
+        with self._lock:
+            event = self._active.get(job_id)
+        if event is not None:
+            event.set()
+
+    def signal_stop_all(self) -> None:
+        """Tell the work of every job of this process to stop (a Ctrl-C of the CLI); the jobs
+        end CANCELLED. Takes no lock and only sets events, so it is safe in a signal handler
+        (which may interrupt the very thread that holds the lock)."""
+        for event in list(self._active.values()):
+            event.set()
+
     def _run(self, job: Job, work: Work) -> None:
-        ctx = JobContext(self.store, job, self._hold_release)
+        with self._lock:
+            event = self._active.get(job.job_id)
+        ctx = JobContext(self.store, job, self._hold_release, event)
         try:
             work(ctx)
         except JobCancelled:
+            # Stopped from outside (already CANCELLED or FAILED: finish changes nothing), or by
+            # signal_stop_all, which marks nothing on disk.
+            self.store.finish(job.job_id, CANCELLED)
             self._discard(job.job_id)
         except MMArchiveError as exc:
             self.store.finish(job.job_id, FAILED, exc.message)
@@ -397,7 +448,7 @@ class JobRunner:
                 self._discard(job.job_id)
         finally:
             with self._lock:
-                self._active.discard(job.job_id)
+                self._active.pop(job.job_id, None)
 
     def _discard(self, job_id: str) -> None:
         for name in self._result_names:
@@ -408,6 +459,7 @@ class JobRunner:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
         with self._lock:
-            active = list(self._active)
-        for job_id in active:
+            active = list(self._active.items())
+        for job_id, event in active:
             self.store.finish(job_id, FAILED, message)
+            event.set()  # a running export stops at its next message

@@ -1,4 +1,5 @@
-"""HTTP on 127.0.0.1: routes ``POST /`` by ``X-Amz-Target`` to ArchiveService.call.
+"""HTTP on 127.0.0.1: routes ``POST /`` by ``X-Amz-Target`` to ArchiveService.call, and
+``GET /download/...`` (GetArchiveMessage's signed links, api/links.py) to the message's bytes.
 
 One thread per connection (ThreadingHTTPServer), HTTP/1.1 keep-alive so SDK connection pools
 reuse sockets. Every answer carries ``x-amzn-RequestId``; every failure is an error body from
@@ -8,6 +9,7 @@ to the client). SigV4 ``Authorization`` headers are accepted and not checked.
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import threading
@@ -17,11 +19,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from api import wire
+from api.links import DOWNLOAD_PREFIX
 from api.operations import ArchiveService
 from engine.errors import MMArchiveError, ThrottlingException
 
 # A refused body up to this size is read and dropped so the error answer arrives intact.
 MAX_DRAIN_BYTES = 64 * 1024 * 1024
+MESSAGE_CONTENT_TYPE = "message/rfc822"
+# A Host header a download link may be built on: a name or address, and a port. Anything else
+# (the header is the client's to write) falls back to the address the server is bound to.
+_FILE_NAME_RE = re.compile(r"[A-Za-z0-9._=~-]{1,200}", re.ASCII)
+_HOST_RE = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?", re.ASCII)
 
 
 class RateLimiter:
@@ -83,13 +91,23 @@ class ArchiveRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one line per request would drown the "Serving on" line users read
 
-    def _send(self, status: int, body: bytes, error_code: str | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        error_code: str | None = None,
+        *,
+        content_type: str = wire.JSON_CONTENT_TYPE,
+        extra_headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", wire.JSON_CONTENT_TYPE)
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("x-amzn-RequestId", wire.new_request_id())
         if error_code is not None:
             self.send_header("x-amzn-ErrorType", error_code)
+        for name, value in extra_headers:
+            self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -120,7 +138,40 @@ class ArchiveRequestHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         self._send_error(wire.method_not_allowed(self.command))
 
-    do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _refuse
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+
+    def do_GET(self) -> None:
+        if not self.path.startswith(DOWNLOAD_PREFIX):
+            self._refuse()
+            return
+        self._discard_body()
+        service = self.server.service
+        try:
+            archive_id, message_id = service.links.verify(self.path)
+            data = service.read_download(archive_id, message_id)
+        except MMArchiveError as exc:
+            self._send_error(exc)
+            return
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            self._send_error(wire.InternalFailure("internal failure; see the server's log"))
+            return
+        # Ids are plain names (SEMANTICS §1); anything else is not put in a header.
+        name = message_id if _FILE_NAME_RE.fullmatch(message_id) else "message"
+        headers = (
+            ("Content-Disposition", f'attachment; filename="{name}.eml"'),
+            ("Cache-Control", "no-store"),  # evidence: no copy in a cache along the way
+        )
+        self._send(200, data, content_type=MESSAGE_CONTENT_TYPE, extra_headers=headers)
+
+    do_HEAD = do_GET
+
+    def _link_base(self) -> str:
+        """The URL the client reached us at, so a download link leads back the same way."""
+        host = self.headers.get("Host")
+        if host and _HOST_RE.fullmatch(host):
+            return f"http://{host}"
+        return self.server.url
 
     def do_POST(self) -> None:
         try:
@@ -132,7 +183,7 @@ class ArchiveRequestHandler(BaseHTTPRequestHandler):
                 raise ThrottlingException(
                     f"{operation}: more than {limiter.rate:g} requests per second; retry later"
                 )
-            result = self.server.service.call(operation, params)
+            result = self.server.service.call(operation, params, link_base=self._link_base())
         except MMArchiveError as exc:
             self._send_error(exc)
             return

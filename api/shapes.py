@@ -15,6 +15,17 @@ from typing import Any
 SHAPES_FILE = "shapes.json"
 ERROR_TYPE_PREFIX = "com.amazonaws.mailmanager#"
 
+# Patterns of the model that Python's backtracking matcher would run in exponential time,
+# rewritten to match exactly the same strings in linear time. S3Location's
+# ``s3://[a-zA-Z0-9.-]{3,63}(/[a-zA-Z0-9!_.*'()/-]*)*`` repeats a group whose own repeated class
+# holds "/", so a long value that fails (``s3://bkt/a/a/.../a%``) is tried in every way of cutting
+# it into groups: 5 s at 26 segments, twice that per segment more. A run of such groups is just
+# "/" followed by class characters, or nothing. Every other pattern of the model is free of nested
+# repetition (tests/test_api_validation.py checks both claims).
+LINEAR_PATTERNS: dict[str, str] = {
+    "S3Location": r"s3://[a-zA-Z0-9.-]{3,63}(?:/[a-zA-Z0-9!_.*'()/-]*)?",
+}
+
 
 class ServiceModel:
     """Operations and shapes of the Mail Manager archive API."""
@@ -49,10 +60,12 @@ class ServiceModel:
         return int(shape["error"]["httpStatusCode"])
 
     def pattern(self, shape_name: str) -> re.Pattern[str]:
-        """The shape's pattern, compiled to match ASCII classes only (SEMANTICS: ASCII, whole)."""
+        """The shape's pattern, compiled to match ASCII classes only (SEMANTICS: ASCII, whole);
+        its linear-time equivalent where the model's own would backtrack exponentially."""
         compiled = self._patterns.get(shape_name)
         if compiled is None:
-            compiled = re.compile(self.shapes[shape_name]["pattern"], re.ASCII)
+            source = LINEAR_PATTERNS.get(shape_name, self.shapes[shape_name]["pattern"])
+            compiled = re.compile(source, re.ASCII)
             self._patterns[shape_name] = compiled
         return compiled
 

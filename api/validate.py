@@ -1,7 +1,8 @@
 """Requests checked against the service model, generically, before any operation runs.
 
 One walk over the input shape checks every constraint kind the model uses: required members,
-unknown members, JSON types, string lengths, patterns (whole value, ASCII classes), enums,
+unknown members, JSON types, string lengths, patterns (whole value, ASCII classes, in linear
+time: see api/shapes.py), enums,
 integer ranges, list lengths, unions with exactly one member, and timestamps. Then a few rules
 that span members (FromTimestamp before ToTimestamp). Every message starts with the member's
 path, e.g. ``Filters.Include[0].StringExpression.Values[0]: ...``.
@@ -83,8 +84,9 @@ def _join(path: str, member: str) -> str:
 
 
 class _Walker:
-    def __init__(self, model: ServiceModel) -> None:
+    def __init__(self, model: ServiceModel, not_required: frozenset[str] = frozenset()) -> None:
         self.model = model
+        self.not_required = not_required  # top-level members required by the model, not here
 
     def value(self, shape_name: str, value: object, path: str) -> Any:
         shape = self.model.shape(shape_name)
@@ -100,7 +102,7 @@ class _Walker:
                 raise _fail("unknown", path=_join(path, str(key)))
         given = {k: v for k, v in value.items() if v is not None}
         for required in shape.get("required", ()):
-            if required not in given:
+            if required not in given and not (not path and required in self.not_required):
                 raise _fail("required", path=_join(path, required))
         if shape.get("union") and len(given) != 1:
             names = " or ".join(members)
@@ -182,14 +184,18 @@ CROSS_MEMBER_RULES: dict[str, tuple[Callable[[dict[str, Any]], None], ...]] = {
 }
 
 
-def validate_request(operation: str, params: object) -> dict[str, Any]:
+def validate_request(
+    operation: str, params: object, *, not_required: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """The request's members checked against the operation's input shape.
 
-    Returns them with nulls dropped and timestamps as aware UTC datetimes.
-    Raises ValidationException naming the offending member.
+    ``not_required`` names top-level members the model requires that this caller may omit
+    (the CLI mirror's export without a time range). Returns the members with nulls dropped and
+    timestamps as aware UTC datetimes. Raises ValidationException naming the offending member.
     """
     model = load_model()
-    checked: dict[str, Any] = _Walker(model).value(model.input_shape(operation), params, "")
+    walker = _Walker(model, not_required)
+    checked: dict[str, Any] = walker.value(model.input_shape(operation), params, "")
     for rule in CROSS_MEMBER_RULES.get(operation, ()):
         rule(checked)
     return checked

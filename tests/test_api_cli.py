@@ -25,6 +25,12 @@ AWS_COMMANDS = (
     "create-archive",
     "update-archive",
     "delete-archive",
+    "start-archive-export",
+    "get-archive-export",
+    "stop-archive-export",
+    "list-archive-exports",
+    "get-archive-message",
+    "get-archive-message-content",
     "serve",
 )
 FILTERS = json.dumps(
@@ -202,3 +208,200 @@ def test_serve_refuses_a_home_inside_an_archive() -> None:
     result = CliRunner().invoke(main, ["serve", str(shared_archive()), "--home", str(inside)])
     assert result.exit_code == 1 and "lies inside the archive" in result.stderr
     assert not inside.exists()
+
+
+# -- exports and messages ---------------------------------------------------------------------
+
+DESTINATION = ("--export-destination-configuration", '{"S3": {"S3Location": "s3://bkt/case"}}')
+
+
+def manifest_of(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_export_locally(tmp_path: Path) -> None:
+    aid = archive_id(shared_archive())
+    target = ("--home", str(tmp_path / "home"), "--archive", str(shared_archive()))
+    root = tmp_path / "exports"
+    code, started, err = run(
+        "start-archive-export", "--archive-id", aid, "--filters", FILTERS, *RANGE,
+        "--max-results", "7", "--include-metadata", *DESTINATION, "--export-root", str(root),
+        *target,
+    )  # fmt: skip
+    assert code == 0, err
+    export_id = started["ExportId"]
+    manifest = manifest_of(root / "bkt" / "case" / export_id)
+    assert manifest["State"] == "COMPLETED" and len(manifest["Messages"]) == 7
+    assert all("MetadataFile" in m for m in manifest["Messages"])
+    code, status, _ = run("get-archive-export", "--export-id", export_id, *target)
+    assert status["Status"]["State"] == "COMPLETED" and status["MaxResults"] == 7
+    assert status["FromTimestamp"] == "2000-01-01T00:00:00+00:00"
+    code, listed, _ = run("list-archive-exports", "--archive-id", aid, *target)
+    assert [e["ExportId"] for e in listed["Exports"]] == [export_id]
+    assert run("stop-archive-export", "--export-id", export_id, *target)[1] == {}
+
+
+def test_export_through_a_server(tmp_path: Path) -> None:
+    from tests.test_api_support import client, wait_for_export
+
+    aid = archive_id(shared_archive())
+    root = tmp_path / "exports"
+    with thread_server(tmp_path / "home", (shared_archive(),), export_root=root) as (_, url):
+        code, started, err = run(
+            "start-archive-export", "--archive-id", aid, *RANGE, "--max-results", "3",
+            *DESTINATION, "--endpoint-url", url,
+        )  # fmt: skip
+        assert code == 0, err
+        wait_for_export(client(url), started["ExportId"], ("COMPLETED",))
+        code, status, _ = run("get-archive-export", "--export-id", started["ExportId"],
+                              "--endpoint-url", url)  # fmt: skip
+    assert status["Status"]["State"] == "COMPLETED"
+    assert len(manifest_of(root / "bkt" / "case" / started["ExportId"])["Messages"]) == 3
+
+
+def test_local_export_without_time_range_includes_undated_messages(tmp_path: Path) -> None:
+    from ingest.pipeline import ingest_export
+
+    (tmp_path / "mail").mkdir()
+    (tmp_path / "mail" / "dated.eml").write_bytes(
+        b"Date: Tue, 1 Oct 2024 10:00:00 +0000\r\nSubject: dated\r\n\r\nbody\r\n"
+    )
+    (tmp_path / "mail" / "undated.eml").write_bytes(b"Subject: undated\r\n\r\nbody\r\n")
+    ingest_export(tmp_path / "mail", tmp_path / "archive")
+    aid = archive_id(tmp_path / "archive")
+    common = (
+        "--archive-id", aid, *DESTINATION, "--export-root", str(tmp_path / "out"),
+        "--home", str(tmp_path / "home"), "--archive", str(tmp_path / "archive"),
+    )  # fmt: skip
+    code, everything, err = run("start-archive-export", *common)
+    assert code == 0, err
+    code, ranged, err = run("start-archive-export", *common, *RANGE)
+    assert code == 0, err
+    folder = tmp_path / "out" / "bkt" / "case"
+    ids = [m["ArchivedMessageId"] for m in manifest_of(folder / everything["ExportId"])["Messages"]]
+    assert ids == ["dated", "undated"]  # undated last (SEMANTICS §4)
+    ids = [m["ArchivedMessageId"] for m in manifest_of(folder / ranged["ExportId"])["Messages"]]
+    assert ids == ["dated"]
+    code, status, _ = run(
+        "get-archive-export",
+        "--export-id",
+        everything["ExportId"],
+        "--home",
+        str(tmp_path / "home"),
+    )
+    assert "FromTimestamp" not in status and "ToTimestamp" not in status
+
+
+def test_export_options_that_do_not_fit(endpoint: str, tmp_path: Path) -> None:
+    aid = archive_id(shared_archive())
+    result = CliRunner().invoke(
+        main,
+        ["start-archive-export", "--archive-id", aid, *DESTINATION, "--endpoint-url", endpoint],
+    )
+    assert result.exit_code == 2 and "required with --endpoint-url" in result.stderr
+    result = CliRunner().invoke(
+        main,
+        ["start-archive-export", "--archive-id", aid, *DESTINATION, *RANGE,
+         "--export-root", str(tmp_path), "--endpoint-url", endpoint],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "--export-root and --s3-upload are for local mode" in (
+        result.stderr
+    )
+    result = CliRunner().invoke(
+        main,
+        ["serve", "--home", str(tmp_path / "h"), "--export-root", str(tmp_path), "--s3-upload"],
+    )
+    assert result.exit_code == 1 and "choose one" in result.stderr
+
+
+def test_local_export_that_fails_exits_1_with_the_reason(tmp_path: Path) -> None:
+    aid = archive_id(shared_archive())
+    code, out, err = run(
+        "start-archive-export", "--archive-id", aid, *DESTINATION, *RANGE,
+        "--home", str(tmp_path), "--archive", str(shared_archive()),
+    )  # fmt: skip
+    export_id = json.loads(out)["ExportId"]
+    assert code == 1 and err.startswith(
+        f"Error: export {export_id} FAILED: ExportDestinationConfiguration.S3.S3Location: "
+        "no export root is set"
+    )
+
+
+@pytest.mark.parametrize("mode", ["local", "remote"])
+def test_get_archive_message(mode: str, home: Path, endpoint: str) -> None:
+    from engine.store import Archive
+
+    record = next(iter(Archive(shared_archive()).iter_records()))
+    message_id = record["archived_message_id"]
+    target = where(mode, home, endpoint)
+    code, message, err = run("get-archive-message", "--archived-message-id", message_id, *target)
+    assert code == 0, err
+    link = message["MessageDownloadLink"]
+    original = Archive(shared_archive()).read_message(
+        record["blob"], record["blob_offset"], record["size"], record["sha256"]
+    )
+    if mode == "local":
+        path = home / "downloads" / archive_id(shared_archive()) / f"{message_id}.eml"
+        assert link == path.resolve().as_uri() and path.read_bytes() == original
+    else:
+        assert link.startswith(f"{endpoint}/download/")
+    code, content, _ = run(
+        "get-archive-message-content", "--archived-message-id", message_id, *target
+    )
+    assert code == 0 and set(content) == {"Body"} and "MessageMalformed" in content["Body"]
+    code, _, err = run("get-archive-message", "--archived-message-id", "../x", *target)
+    assert code == 1 and "(ValidationException)" in err and "ArchivedMessageId: '../x'" in err
+
+
+def test_export_progress_draws_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    from cli.aws_commands import export_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with export_progress() as progress:
+        progress(256, 300)
+        progress(300, 300)
+    assert "Exporting" in terminal.getvalue() and "100%" in terminal.getvalue()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with export_progress() as progress:
+        progress(1, 1)  # not a terminal: nothing drawn, nothing raised
+
+
+def test_ctrl_c_stops_a_local_export_with_whole_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+    import os
+    import signal
+
+    import engine.export
+    from cli import aws_commands
+
+    monkeypatch.setattr(engine.export, "BATCH_MESSAGES", 4)
+
+    @contextlib.contextmanager
+    def interrupting() -> Iterator[Any]:
+        # The user presses Ctrl-C once the first batch is on disk.
+        yield lambda done, total: os.kill(os.getpid(), signal.SIGINT) if done == 4 else None
+
+    monkeypatch.setattr(aws_commands, "export_progress", interrupting)
+    root = tmp_path / "exports"
+    code, out, err = run(
+        "start-archive-export", "--archive-id", archive_id(shared_archive()), *DESTINATION,
+        *RANGE, "--export-root", str(root), "--home", str(tmp_path / "home"),
+        "--archive", str(shared_archive()),
+    )  # fmt: skip
+    export_id = json.loads(out)["ExportId"]
+    assert code == 1 and err == (
+        f"Error: export {export_id} CANCELLED: stopped before it finished\n"
+    )
+    manifest = manifest_of(root / "bkt" / "case" / export_id)
+    assert manifest["State"] == "CANCELLED" and len(manifest["Messages"]) == 4
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back

@@ -153,3 +153,60 @@ def test_paging_tokens() -> None:
             paginate(items, lambda x: x, scope="s", page_size=3, next_token=bad)
     with pytest.raises(ValidationException, match=TOKEN_MESSAGE):
         paginate(items, lambda x: x, scope="another list", page_size=3, next_token=token)
+
+
+def test_should_stop_hears_this_process_at_once_and_others_by_polling(
+    tmp_path: Path, store: JobStore
+) -> None:
+    runner = JobRunner(store, workers=1, inline=True)
+    seen: list[bool] = []
+
+    def work(ctx: JobContext) -> None:
+        ctx.enter("PROCESSING")
+        seen.append(ctx.should_stop())
+        store.finish(ctx.job.job_id, CANCELLED)
+        runner.signal_stop(ctx.job.job_id)  # as StopArchiveExport does
+        seen.append(ctx.should_stop())
+
+    runner.submit(store.create("a-1", {}), work)
+    assert seen == [False, True]
+
+    # A stop written by another process's store: seen within STOP_POLL_SECONDS.
+    other = JobStore(tmp_path, "searches", "search", ProcessLease(tmp_path))
+    job = store.create("a-1", {})
+    ctx = JobContext(store, job, None)
+    ctx.enter("PROCESSING")
+    assert not ctx.should_stop()
+    other.finish(job.job_id, CANCELLED)
+    deadline = time.monotonic() + 5
+    while not ctx.should_stop():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_hold_waits_in_each_working_state_until_released(
+    tmp_path: Path, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MMARCHIVE_TEST_HOLD_JOBS", "1")
+    runner = JobRunner(store, workers=1, hold_release=tmp_path / "release-holds")
+    job = store.create("a-1", {})
+
+    def work(ctx: JobContext) -> None:
+        ctx.enter("PREPROCESSING")
+        ctx.enter("PROCESSING")
+
+    def wait_for(state: str) -> None:
+        deadline = time.monotonic() + 5
+        while store.get(job.job_id).state != state:  # type: ignore[union-attr]
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+    runner.submit(job, work)
+    wait_for("PREPROCESSING")
+    (tmp_path / "release-holds.PREPROCESSING").touch()
+    wait_for("PROCESSING")
+    time.sleep(0.1)
+    assert store.get(job.job_id).state == "PROCESSING"  # type: ignore[union-attr]
+    (tmp_path / "release-holds").touch()
+    wait_for(COMPLETED)
+    runner.shutdown("done")

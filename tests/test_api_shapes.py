@@ -13,6 +13,7 @@ import pytest
 
 from api.jobs import JobStore, ProcessLease
 from api.shapes import load_model
+from engine.store import Archive
 from tests.test_api_support import archive_id, post, shared_archive, thread_server
 
 MODEL = load_model()
@@ -128,6 +129,38 @@ GOLDEN: dict[str, dict[str, set[str]]] = {
         "Searches[]": {"SearchId", "Status"},
         "Searches[].Status": {"SubmissionTimestamp", "State"},
     },
+    "StartArchiveExport": {"": {"ExportId"}},
+    "GetArchiveExport": {
+        "": {
+            "ArchiveId",
+            "FromTimestamp",
+            "ToTimestamp",
+            "ExportDestinationConfiguration",
+            "Status",
+        },
+        "ExportDestinationConfiguration": {"S3"},
+        "ExportDestinationConfiguration.S3": {"S3Location"},
+        "Status": {"SubmissionTimestamp", "State"},
+    },
+    "GetArchiveExport+max": {"": {"MaxResults"}},
+    "GetArchiveExport+filters": {"": {"Filters"}},
+    "GetArchiveExport+finished": {
+        "Status": {"SubmissionTimestamp", "CompletionTimestamp", "State"}
+    },
+    "GetArchiveExport+failed": {"Status": {"CompletionTimestamp", "ErrorMessage"}},
+    "StopArchiveExport": {},
+    "ListArchiveExports": {
+        "": {"Exports"},
+        "Exports[]": {"ExportId", "Status"},
+        "Exports[].Status": {"SubmissionTimestamp", "State"},
+    },
+    "ListArchiveExports+more": {"": {"NextToken"}},
+    "GetArchiveMessage": {
+        "": {"MessageDownloadLink", "Metadata", "Envelope"},
+        "Metadata": {"Timestamp", "IngressPointId"},
+        "Envelope": {"From", "To"},
+    },
+    "GetArchiveMessageContent": {"": {"Body"}, "Body": {"MessageMalformed"}},
 }
 
 
@@ -156,6 +189,61 @@ def golden_problems(key: str, response: Any) -> list[str]:
     return problems
 
 
+def wait_export(url: str, export_id: str, state: str) -> None:
+    deadline = time.monotonic() + 10
+    while post(url, "GetArchiveExport", {"ExportId": export_id}).json["Status"]["State"] != state:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def walk_exports(home: Path, url: str, aid: str, call: Any) -> None:
+    """Exports in each of their states, and the two message operations (the test hold is on:
+    exports wait in each working state until its release file appears)."""
+    from api.operations import DEFAULT_EXPORT_WORKERS
+
+    export = {
+        "ArchiveId": aid,
+        "FromTimestamp": FROM,
+        "ToTimestamp": TO,
+        "ExportDestinationConfiguration": {"S3": {"S3Location": "s3://walked/exports"}},
+    }
+    held = [
+        call("StartArchiveExport", {**export, "MaxResults": 5})["ExportId"]
+        for _ in range(DEFAULT_EXPORT_WORKERS)
+    ]
+    body = {**export, "Filters": FILTERS, "IncludeMetadata": True}
+    queued = call("StartArchiveExport", body)["ExportId"]  # every worker is held
+    for export_id in held:
+        wait_export(url, export_id, "PREPROCESSING")
+    call("GetArchiveExport", {"ExportId": held[0]}, "GetArchiveExport+max")
+    waiting = call("GetArchiveExport", {"ExportId": queued}, "GetArchiveExport+filters")
+    assert waiting["Status"]["State"] == "QUEUED"
+    call("ListArchiveExports", {"ArchiveId": aid, "PageSize": 1}, "ListArchiveExports+more")
+    call("StopArchiveExport", {"ExportId": held[1]})
+    call("GetArchiveExport", {"ExportId": held[1]}, "GetArchiveExport+finished")
+    (home / "release-holds.PREPROCESSING").touch()
+    wait_export(url, held[0], "PROCESSING")
+    call("GetArchiveExport", {"ExportId": held[0]})
+    (home / "release-holds.PROCESSING").touch()
+    for export_id in (held[0], queued):
+        wait_export(url, export_id, "COMPLETED")
+        call("GetArchiveExport", {"ExportId": export_id}, "GetArchiveExport+finished")
+    lease = ProcessLease(home)
+    orphan = JobStore(home, "exports", "export", lease).create(aid, export)
+    lease.close()
+    failed = call("GetArchiveExport", {"ExportId": orphan.job_id}, "GetArchiveExport+failed")
+    assert failed["Status"]["State"] == "FAILED"
+    call("ListArchiveExports", {"ArchiveId": aid})
+
+    record = next(
+        r
+        for r in Archive(shared_archive()).iter_records()
+        if r["envelope_from"] and r["envelope_to"] and r["ingress_point_id"]
+    )
+    call("GetArchiveMessage", {"ArchivedMessageId": record["archived_message_id"]})
+    call("GetArchiveMessageContent", {"ArchivedMessageId": record["archived_message_id"]})
+
+
 @pytest.fixture(scope="module")
 def answers(
     tmp_path_factory: pytest.TempPathFactory,
@@ -166,13 +254,15 @@ def answers(
     mp.setenv("MMARCHIVE_TEST_HOLD_JOBS", "1")
     collected: list[tuple[str, list[str], Any]] = []
     aid = archive_id(shared_archive())
-    with thread_server(home, (shared_archive(),), workers=1) as (_, url):
+    with thread_server(home, (shared_archive(),), workers=1, export_root=home / "out") as (_, url):
 
         def call(operation: str, body: dict[str, Any], *golden: str) -> Any:
             answer = post(url, operation, body)
             assert answer.status == 200, answer.body
             collected.append((operation, [operation, *golden], answer.json))
             return answer.json
+
+        walk_exports(home, url, aid, call)
 
         created = call(
             "CreateArchive",
@@ -240,6 +330,8 @@ def test_every_operation_is_walked(answers: list[tuple[str, list[str], Any]]) ->
     assert {operation for operation, _, _ in answers} == set(OPERATIONS)
     states = {a[2]["Status"]["State"] for a in answers if a[0] == "GetArchiveSearch"}
     assert states == {"QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"}
+    states = {a[2]["Status"]["State"] for a in answers if a[0] == "GetArchiveExport"}
+    assert states == set(SHAPES["ExportState"]["enum"])
 
 
 def test_responses_follow_the_shapes(answers: list[tuple[str, list[str], Any]]) -> None:
@@ -278,6 +370,20 @@ def test_error_bodies_follow_the_model(tmp_path: Path) -> None:
             ("StartArchiveSearch", {"ArchiveId": "a-none", **SEARCH}),
             ("DeleteArchive", {"ArchiveId": "a-none"}),
             ("ListArchives", {"PageSize": 99}),
+            ("GetArchiveExport", {"ExportId": "none"}),
+            ("StopArchiveExport", {"ExportId": "../none"}),
+            ("ListArchiveExports", {"ArchiveId": "a-none"}),
+            (
+                "StartArchiveExport",
+                {
+                    "ArchiveId": "a-none",
+                    "FromTimestamp": FROM,
+                    "ToTimestamp": TO,
+                    "ExportDestinationConfiguration": {"S3": {"S3Location": "s3://bkt/x"}},
+                },
+            ),
+            ("GetArchiveMessage", {"ArchivedMessageId": "none"}),
+            ("GetArchiveMessageContent", {"ArchivedMessageId": "../none"}),
         ):
             answer = post(url, operation, body)
             code = answer.json["__type"].split("#")[1]

@@ -130,6 +130,17 @@ def wait_for_state(c: Any, search_id: str, states: tuple[str, ...], timeout: flo
         time.sleep(0.02)
 
 
+def wait_for_export(c: Any, export_id: str, states: tuple[str, ...], timeout: float = 20) -> Any:
+    """Poll GetArchiveExport until the export is in one of ``states``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = c.get_archive_export(ExportId=export_id)
+        if answer["Status"]["State"] in states:
+            return answer
+        assert time.monotonic() < deadline, answer["Status"]
+        time.sleep(0.02)
+
+
 @contextmanager
 def thread_server(
     home: Path, archives: tuple[Path, ...] = (), *, rate_limit: float | None = None, **kw: Any
@@ -150,17 +161,26 @@ def thread_server(
 class ServerProcess:
     """``mmarchive serve`` as a real subprocess on an ephemeral port."""
 
-    def __init__(self, home: Path, archives: tuple[Path, ...] = (), *, hold: bool = False) -> None:
-        env = {k: v for k, v in os.environ.items() if k != "MMARCHIVE_TEST_HOLD_JOBS"}
+    def __init__(
+        self,
+        home: Path,
+        archives: tuple[Path, ...] = (),
+        *,
+        hold: bool = False,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        environment = {k: v for k, v in os.environ.items() if k != "MMARCHIVE_TEST_HOLD_JOBS"}
+        environment.update(env or {})
         if hold:
-            env["MMARCHIVE_TEST_HOLD_JOBS"] = "1"
+            environment["MMARCHIVE_TEST_HOLD_JOBS"] = "1"
         # Not "-m cli.main": run that way, the module would be loaded twice.
         command = [sys.executable, "-c", "from cli.main import main; main()", "serve"]
-        command += [str(a) for a in archives] + ["--home", str(home), "--port", "0"]
+        command += [str(a) for a in archives] + ["--home", str(home), "--port", "0", *args]
         self.proc = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=env,
+            env=environment,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -41,6 +41,17 @@ def start(**members: Any) -> dict[str, Any]:
     return body
 
 
+def export(location: object = "s3://bucket/x", **members: Any) -> dict[str, Any]:
+    body = {
+        "ArchiveId": AID,
+        "FromTimestamp": FROM,
+        "ToTimestamp": TO,
+        "ExportDestinationConfiguration": {"S3": {"S3Location": location}},
+    }
+    body.update(members)
+    return body
+
+
 BOOL = {"BooleanExpression": {"Evaluate": {"Attribute": "HAS_ATTACHMENTS"}, "Operator": "IS_TRUE"}}
 CASES: list[tuple[str, str, Any, str]] = [
     # required members (JSON null means absent)
@@ -333,6 +344,83 @@ CASES: list[tuple[str, str, Any, str]] = [
         start(Filters={"Include": [condition(Values=["\ud800"])]}),
         "Filters.Include[0].StringExpression.Values[0]: not valid Unicode text (lone surrogate)",
     ),
+    # exports and messages
+    (
+        "required",
+        "StartArchiveExport",
+        export(ExportDestinationConfiguration=None),
+        "ExportDestinationConfiguration: missing required member",
+    ),
+    (
+        "required",
+        "StartArchiveExport",
+        export(ExportDestinationConfiguration={"S3": {}}),
+        "ExportDestinationConfiguration.S3.S3Location: missing required member",
+    ),
+    (
+        "union",
+        "StartArchiveExport",
+        export(ExportDestinationConfiguration={}),
+        "ExportDestinationConfiguration: exactly one of S3 must be set, got 0",
+    ),
+    (
+        "pattern",
+        "StartArchiveExport",
+        export("bucket/x"),
+        "ExportDestinationConfiguration.S3.S3Location: 'bucket/x' does not match the pattern "
+        "s3://[a-zA-Z0-9.-]{3,63}(/[a-zA-Z0-9!_.*'()/-]*)*",
+    ),
+    (
+        "pattern",
+        "StartArchiveExport",
+        export("s3://bk/x"),
+        "ExportDestinationConfiguration.S3.S3Location: 's3://bk/x' does not match the pattern "
+        "s3://[a-zA-Z0-9.-]{3,63}(/[a-zA-Z0-9!_.*'()/-]*)*",
+    ),
+    (
+        "type",
+        "StartArchiveExport",
+        export(MaxResults="5"),
+        "MaxResults: expected an integer, got a string",
+    ),
+    ("range", "StartArchiveExport", export(MaxResults=-1), "MaxResults: -1 must be 0 or more"),
+    (
+        "type",
+        "StartArchiveExport",
+        export(IncludeMetadata="yes"),
+        "IncludeMetadata: expected a boolean, got a string",
+    ),
+    (
+        "time range",
+        "StartArchiveExport",
+        export(FromTimestamp=TO),
+        "FromTimestamp: must be earlier than ToTimestamp",
+    ),
+    (
+        "required",
+        "StartArchiveExport",
+        export(ToTimestamp=None),
+        "ToTimestamp: missing required member",
+    ),
+    (
+        "length",
+        "GetArchiveExport",
+        {"ExportId": ""},
+        "ExportId: length must be 1 to 64 characters, got 0",
+    ),
+    ("required", "GetArchiveMessage", {}, "ArchivedMessageId: missing required member"),
+    (
+        "type",
+        "GetArchiveMessageContent",
+        {"ArchivedMessageId": 5},
+        "ArchivedMessageId: expected a string, got a number",
+    ),
+    (
+        "range",
+        "ListArchiveExports",
+        {"ArchiveId": AID, "PageSize": 51},
+        "PageSize: 51 is outside the range 1 to 50",
+    ),
     # tokens this server did not issue
     (
         "token",
@@ -369,8 +457,7 @@ def test_every_constraint_kind_is_covered() -> None:
     assert kinds >= {"items", "union", "timestamp", "time range"}
 
 
-def test_boolean_members_are_checked() -> None:
-    # No served operation takes a boolean yet; the walk is generic, shown on StartArchiveExport.
+def test_boolean_members_are_checked_before_the_server() -> None:
     request = {
         "ArchiveId": AID,
         "FromTimestamp": FROM,
@@ -449,13 +536,6 @@ ENVELOPE: list[tuple[str, dict[str, Any], int, str, str]] = [
         400,
         "UnknownOperationException",
         "unknown operation 'DescribeEverything'",
-    ),
-    (
-        "not-served",
-        {"operation": "StartArchiveExport", "body": "{}"},
-        400,
-        "UnknownOperationException",
-        "StartArchiveExport is not served by this mmarchive version",
     ),
     (
         "get",
@@ -619,3 +699,71 @@ def test_default_home_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert default_home() == tmp_path / "mmarchive"
     monkeypatch.delenv("XDG_DATA_HOME")
     assert default_home() == Path.home() / ".local" / "share" / "mmarchive"
+
+
+# -- patterns in linear time ------------------------------------------------------------------
+
+
+def test_a_long_failing_s3_location_answers_at_once(url: str) -> None:
+    # The model's own pattern takes seconds at 26 segments and doubles per segment more: this
+    # request would not return if the validator used it.
+    location = "s3://bkt" + "/a" * 200 + "%"
+    answer = post(url, "StartArchiveExport", export(location))
+    message = check_error(answer, 400, "ValidationException")["Message"]
+    assert message.startswith("ExportDestinationConfiguration.S3.S3Location: 's3://bkt/a/a/")
+    assert message.endswith(
+        "does not match the pattern s3://[a-zA-Z0-9.-]{3,63}(/[a-zA-Z0-9!_.*'()/-]*)*"
+    )
+
+
+def _nested_repetition(items: Any, inside_repeat: bool = False) -> bool:
+    """Whether a parsed pattern repeats something that itself repeats or branches (the shapes
+    that make a backtracking matcher exponential)."""
+    import re._constants as c  # type: ignore[import-not-found]
+
+    for op, arg in items:
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            _, high, body = arg
+            repeats = high > 1
+            if repeats and inside_repeat:
+                return True
+            if _nested_repetition(body, inside_repeat or repeats):
+                return True
+        elif op == c.SUBPATTERN:
+            if _nested_repetition(arg[-1], inside_repeat):
+                return True
+        elif op == c.BRANCH:
+            if inside_repeat and len(arg[1]) > 1:
+                return True
+            if any(_nested_repetition(b, inside_repeat) for b in arg[1]):
+                return True
+    return False
+
+
+def test_every_pattern_the_validator_runs_is_linear() -> None:
+    import re._parser as parser  # type: ignore[import-not-found]
+
+    from api.shapes import LINEAR_PATTERNS
+
+    model = load_model()
+    risky = set()
+    for name, shape in model.shapes.items():
+        if "pattern" in shape:
+            if _nested_repetition(parser.parse(shape["pattern"])):
+                risky.add(name)
+            assert not _nested_repetition(parser.parse(model.pattern(name).pattern)), name
+    assert risky == set(LINEAR_PATTERNS) == {"S3Location"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(["s3://", "s3:/", "S3://", ""]),
+    st.text(alphabet="ab.-/%!*'()_Z9", max_size=14),
+)
+def test_linear_s3_location_matches_the_same_strings(prefix: str, rest: str) -> None:
+    import re
+
+    model = load_model()
+    value = prefix + rest
+    original = re.compile(model.shape("S3Location")["pattern"], re.ASCII).fullmatch(value)
+    assert bool(model.pattern("S3Location").fullmatch(value)) == bool(original), value
