@@ -419,7 +419,8 @@ def destination_options(f: F) -> F:
     f = click.option(
         "--export-root",
         type=click.Path(path_type=Path, file_okay=False),
-        help="Write the export to S3Location s3://bucket/prefix as DIR/bucket/prefix/<ExportId>/.",
+        help="Write exports on this machine: S3Location s3://bucket/prefix becomes "
+        "DIR/bucket/prefix/<ExportId>/.",
     )(f)
     return f
 

@@ -6,6 +6,7 @@ the README's copy no longer matches.
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -61,8 +62,12 @@ def _run(args: list[str]) -> str:
     return (result.stdout + result.stderr).rstrip("\n")
 
 
+ARCHIVE_ID = re.compile(r"\ba-[0-9a-f]{24}\b")
+
+
 def demo_transcript() -> str:
-    """The demo's commands and their real output, as a shell session."""
+    """The demo's commands and their real output, as a shell session (the new archive's random
+    ArchiveId shown as ``a-…``)."""
     lines = ['$ ARCHIVE="$(mktemp -d)/archive"']
     with tempfile.TemporaryDirectory(prefix="mmarchive-demo-") as tmp:
         archive = str(Path(tmp) / "archive")
@@ -72,7 +77,7 @@ def demo_transcript() -> str:
         for step in steps:
             shown = shlex.join(step).replace(shlex.quote(archive), '"$ARCHIVE"')
             lines.append(f"$ mmarchive {shown}")
-            lines.append(_run(step))
+            lines.append(ARCHIVE_ID.sub("a-…", _run(step)))
     return "\n".join(lines)
 
 

@@ -117,14 +117,21 @@ def ingest(
         click.echo(dumps(report.as_dict()))
         return
     click.echo(
-        f"{report.messages_ingested} messages ingested, "
-        f"{report.messages_already_present} already present, "
-        f"{len(report.rejected)} rejected, {len(report.not_messages)} not messages, "
+        f"{report.files_seen} files seen: {report.messages_ingested} messages ingested, "
+        f"{report.messages_already_present} already present, {len(report.rejected)} rejected, "
+        f"{len(report.not_messages)} not messages, "
         f"{report.metadata_attached} metadata documents attached, "
-        f"{len(report.warnings)} warnings ({report.files_seen} files seen)"
+        f"{report.metadata_warned} not attached"
+    )
+    click.echo(
+        f"Archive {report.archive_id}; {report.messages_without_metadata} of the new messages "
+        f"have no metadata (ENVELOPE_FROM/ENVELOPE_TO cannot match them), "
+        f"{report.messages_undated} have no timestamp."
     )
     for entry in report.rejected:
         click.echo(f"rejected: {entry['path']}: {entry['reason']}", err=True)
+    for path in report.not_messages[:20]:
+        click.echo(f"not a message: {path}", err=True)
     for entry in report.warnings[:20]:
         click.echo(f"warning: {entry['path']}: {entry['reason']}", err=True)
     if len(report.warnings) > 20:

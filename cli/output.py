@@ -5,11 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from datetime import datetime
 from typing import Any
 
 ROW_FORMATS = ("json", "jsonl", "table", "csv")
-TABLE_COLUMNS = ("ReceivedTimestamp", "From", "To", "Subject", "HasAttachments")
+TABLE_COLUMNS = (
+    "ArchivedMessageId",
+    "ReceivedTimestamp",
+    "From",
+    "To",
+    "Subject",
+    "HasAttachments",
+)
 
 
 def _default(value: object) -> object:
@@ -49,19 +57,35 @@ def format_rows(rows: list[dict[str, Any]], fmt: str, members: tuple[str, ...]) 
     return format_table(rows)
 
 
+def display_width(text: str) -> int:
+    """Terminal columns: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns (with an ellipsis) and padded to exactly that."""
+    if display_width(text) > width:
+        out, used = [], 0
+        for c in text:
+            w = display_width(c)
+            if used + w > width - 1:
+                break
+            out.append(c)
+            used += w
+        text = "".join(out) + "…"
+    return text + " " * (width - display_width(text))
+
+
 def format_table(rows: list[dict[str, Any]], width: int = 40) -> str:
     """A plain fixed-width table of the most useful members."""
     cells = [[_cell(row.get(c)) for c in TABLE_COLUMNS] for row in rows]
     widths = [
-        min(width, max([len(c)] + [len(r[i]) for r in cells])) for i, c in enumerate(TABLE_COLUMNS)
+        min(width, max([len(c)] + [display_width(r[i]) for r in cells]))
+        for i, c in enumerate(TABLE_COLUMNS)
     ]
 
     def line(values: list[str] | tuple[str, ...]) -> str:
-        parts = []
-        for value, w in zip(values, widths, strict=True):
-            shown = value if len(value) <= w else value[: w - 1] + "…"
-            parts.append(shown.ljust(w))
-        return "  ".join(parts).rstrip()
+        return "  ".join(_fit(v, w) for v, w in zip(values, widths, strict=True)).rstrip()
 
     return "\n".join(
         [line(TABLE_COLUMNS), line(["-" * w for w in widths])] + [line(r) for r in cells]

@@ -120,7 +120,7 @@ def compile_search(
             tantivy.Query.range_query(
                 INDEX_SCHEMA, "batch", tantivy.FieldType.Integer, None, max_batch
             ),
-            f"batch:..{max_batch}]",
+            f"batch:[..{max_batch}]",
         )
     )
     must_not = [compile_condition(c, rules) for c in filters.unless]

@@ -128,6 +128,8 @@ def _parse_string_expression(raw: object, path: str) -> StringCondition:
         value_path = f"{values_path}[{i}]"
         if not isinstance(value, str):
             raise ValidationException(f"{value_path}: expected a string")
+        if not value.isascii() and not _is_unicode_text(value):
+            raise ValidationException(f"{value_path}: not valid Unicode text (lone surrogate)")
         if not 1 <= len(value) <= MAX_VALUE_LENGTH:
             raise ValidationException(
                 f"{value_path}: length must be 1 to {MAX_VALUE_LENGTH} characters, got {len(value)}"
@@ -155,6 +157,14 @@ def _parse_enum(raw: object, path: str, allowed: tuple[str, ...]) -> str:
     if not isinstance(raw, str) or raw not in allowed:
         raise ValidationException(f"{path}: value {raw!r} is not one of {', '.join(allowed)}")
     return raw
+
+
+def _is_unicode_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _expect_object(raw: object, path: str) -> dict[str, object]:

@@ -643,7 +643,7 @@ def iter_parts(
     Preamble and epilogue are skipped. A missing close delimiter ends the last part at end, which
     for a nested multipart is the next delimiter of the enclosing one.
     """
-    marker = b"--" + boundary.encode("latin-1")
+    marker = b"--" + encode_boundary(boundary)
     part_start = -1
     for line_start, next_line, closing in iter_delimiter_lines(data, marker, start, end):
         if part_start >= 0:
@@ -739,6 +739,16 @@ def parse_mime_header(value: str) -> tuple[str, dict[str, str]]:
         params.setdefault(match.group(1).lower(), text)
         pos = value.find(";", match.end())
     return main, params
+
+
+def encode_boundary(boundary: str) -> bytes:
+    """The boundary's bytes as they stand in the body: parameter values come back decoded (UTF-8,
+    windows-1252, RFC 2231, RFC 2047), so any character can appear; encode it the way it most
+    likely arrived."""
+    try:
+        return boundary.encode("latin-1")
+    except UnicodeEncodeError:
+        return boundary.encode("utf-8", "surrogatepass")
 
 
 def parse_param_value(params: dict[str, str], base: str) -> str:

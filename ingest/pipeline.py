@@ -75,6 +75,7 @@ class IngestReport:
     metadata_attached: int = 0
     metadata_warned: int = 0
     messages_undated: int = 0
+    messages_without_metadata: int = 0
     bytes_ingested: int = 0
     rejected: list[dict[str, str]] = field(default_factory=list)
     not_messages: list[str] = field(default_factory=list)
@@ -86,7 +87,7 @@ class IngestReport:
         return asdict(self)
 
     def warn(self, path: str, reason: str) -> None:
-        self.warnings.append({"path": path, "reason": reason})
+        self.warnings.append({"path": printable_path(path), "reason": reason})
 
     def warn_metadata(self, path: str, reason: str) -> None:
         self.metadata_warned += 1
@@ -142,6 +143,11 @@ def ingest_export(
         first = next(items, None)
     except DiscoveryError as exc:
         raise IngestError(str(exc)) from exc
+    # A start line first, so a run that dies without a word still leaves a trace in the log.
+    append_log(
+        archive,
+        {"started": started_at, "source": str(source.resolve()), "mmarchive": VERSION},
+    )
     count = default_workers() if workers is None else workers
     with (
         _executor(count) as pool,
@@ -172,7 +178,7 @@ def ingest_export(
                     if progress is not None:
                         progress(report.files_seen)
                 elif isinstance(item, NotAMessageFile):
-                    report.not_messages.append(item.rel_path)
+                    report.not_messages.append(printable_path(item.rel_path))
                 elif isinstance(item, DiscoveryWarning):
                     if item.kind == "unreadable folder":
                         report.warn(item.rel_path, item.reason)
@@ -318,13 +324,15 @@ def _ingest_one(
     report.bytes_ingested += len(data)
     if metadata is not None:
         report.metadata_attached += 1
+    else:
+        report.messages_without_metadata += 1
     timer.add("store", t)
 
 
 def _reject(
     item: MessageFile, reason: str, report: IngestReport, *, metadata_read: bool = True
 ) -> None:
-    report.rejected.append({"path": item.rel_path, "reason": reason})
+    report.rejected.append({"path": printable_path(item.rel_path), "reason": reason})
     if item.metadata_rel_path is not None and metadata_read:
         report.warn_metadata(
             item.metadata_rel_path, f"metadata of rejected message {item.rel_path}"
@@ -346,6 +354,12 @@ def _choose_id(
     if is_valid_message_id(stem):
         return stem
     return "h-" + sha[:32]
+
+
+def printable_path(rel_path: str) -> str:
+    """A relative path fit for UTF-8 text: bytes that are not UTF-8 (kept by discovery as
+    surrogate escapes) are shown as ``\\xNN``, so Parquet, JSON and the terminal accept it."""
+    return rel_path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def build_record(
@@ -371,8 +385,10 @@ def build_record(
         "x_priority": parsed.x_priority,
         "header_timestamp_ms": parsed.header_timestamp_ms,
         "has_metadata": metadata is not None,
-        "source_path": item.rel_path if item else None,
-        "metadata_path": item.metadata_rel_path if item else None,
+        "source_path": printable_path(item.rel_path) if item else None,
+        "metadata_path": (
+            printable_path(item.metadata_rel_path) if item and item.metadata_rel_path else None
+        ),
     }
     received = parsed.header_timestamp_ms
     if metadata is not None:

@@ -57,6 +57,9 @@ def prepare(item: MessageFile) -> Prepared:
         parsed = parse_message(data)
     except NotAMessage as exc:
         return Prepared(data, None, sha, metadata, problem, None, f"not a message: {exc}")
+    except Exception as exc:
+        reason = f"could not be parsed ({type(exc).__name__}: {exc})"
+        return Prepared(data, None, sha, metadata, problem, None, reason)
     return Prepared(data, None, sha, metadata, problem, parsed, None)
 
 

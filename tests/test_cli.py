@@ -88,7 +88,7 @@ def test_filters_from_file_and_formats(archive: Path, tmp_path: Path) -> None:
     assert len(outputs["jsonl"].splitlines()) == count
     assert len(outputs["csv"].splitlines()) == count + 1
     assert outputs["csv"].startswith("ArchivedMessageId,ReceivedTimestamp,Date,To,From")
-    assert outputs["table"].splitlines()[0].startswith("ReceivedTimestamp")
+    assert outputs["table"].splitlines()[0].startswith("ArchivedMessageId")
 
 
 def test_time_range_iso_and_epoch_agree(archive: Path) -> None:
@@ -132,6 +132,14 @@ def test_explain_prints_plan_not_rows(archive: Path) -> None:
             "Error: Filters.Include[0].StringExpression.Evaluate.Attribute: value 'BCC'",
         ),
         (["--from-timestamp", "yesterday"], "Error: --from-timestamp: 'yesterday' is neither"),
+        (
+            [
+                "--filters",
+                '{"Include":[{"StringExpression":{"Evaluate":{"Attribute":"TO"},'
+                '"Operator":"CONTAINS","Values":["\\ud800"]}}]}',
+            ],
+            "Error: Filters.Include[0].StringExpression.Values[0]: not valid Unicode text",
+        ),
         (
             ["--from-timestamp", "2024-02-01", "--to-timestamp", "2024-01-01"],
             "Error: FromTimestamp: must be earlier than ToTimestamp",

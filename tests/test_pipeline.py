@@ -236,3 +236,25 @@ def test_ctrl_c_stops_cleanly_and_rerun_completes(tmp_path: Path) -> None:
     subprocess.run(command, env=env, check=True, capture_output=True)
     final = ids(archive)
     assert len(final) == len(set(final)) == 1500
+
+
+def test_hostile_files_never_sink_the_run(tmp_path: Path) -> None:
+    src = tmp_path / "export"
+    src.mkdir()
+    (src / "good.eml").write_bytes(message("good"))
+    # A boundary holding a character outside Latin-1 (raw UTF-8 in the header).
+    (src / "euro.eml").write_bytes(
+        b"From: a@example.com\r\nSubject: euro\r\n"
+        b'Content-Type: multipart/mixed; boundary="\xe2\x82\xac"\r\n\r\n'
+        b"--\xe2\x82\xac\r\nContent-Disposition: attachment; filename=x.txt\r\n\r\nhi\r\n"
+        b"--\xe2\x82\xac--\r\n"
+    )
+    # A file name that is not UTF-8.
+    (src / os.fsdecode(b"\xe9t\xe9.eml")).write_bytes(message("latin"))
+    report = ingest_export(src, tmp_path / "archive")
+    assert report.messages_ingested == 3, report.rejected
+    records = {r["subject"]: r for r in Archive(tmp_path / "archive").iter_records()}
+    assert records["euro"]["has_attachments"] is True
+    assert records["latin"]["source_path"] == "\\xe9t\\xe9.eml"
+    assert records["latin"]["archived_message_id"].startswith("h-")
+    json.dumps(report.as_dict())  # the report is printable as JSON
