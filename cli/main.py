@@ -7,6 +7,7 @@ argument errors answer at once.
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,20 +60,31 @@ def _debug() -> bool:
 
 
 @contextmanager
-def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr when it is a terminal; a no-op otherwise or with --silent."""
-    if not enabled or not sys.stderr.isatty():
+def progress_bar(label: str, enabled: bool, stream: Any = None) -> Iterator[Callable[[int], None]]:
+    """A live count on stderr when it is a terminal (the total is not known in advance: walking
+    a million-file export twice would cost more than the count is worth); a no-op otherwise or
+    with --silent."""
+    out = sys.stderr if stream is None else stream
+    if not enabled or not out.isatty():
         yield lambda _n: None
         return
-    with click.progressbar(length=None, label=label, file=sys.stderr) as bar:  # type: ignore[var-annotated]
-        seen = 0
+    started = time.monotonic()
+    shown = 0.0
 
-        def update(n: int) -> None:
-            nonlocal seen
-            bar.update(n - seen)
-            seen = n
+    def update(n: int) -> None:
+        nonlocal shown
+        now = time.monotonic()
+        if now - shown >= 0.2:  # at most five redraws a second
+            shown = now
+            rate = n / max(now - started, 1e-9)
+            out.write(f"\r{label}: {n:,} files ({rate:,.0f}/s)")
+            out.flush()
 
+    try:
         yield update
+    finally:
+        out.write("\r\033[K")
+        out.flush()
 
 
 def open_archive(path: Path) -> Any:

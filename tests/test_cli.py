@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from cli.main import main
+from cli.main import main, progress_bar
 from ingest.generate import generate_export
 
 SUBJECT_STRASSE = json.dumps(
@@ -178,3 +179,19 @@ def test_huge_max_results_is_fine(archive: Path) -> None:
     code, out, err = run("search", str(archive), "--max-results", "1000000000", "--format", "jsonl")
     assert code == 0, err
     assert len(out.splitlines()) == 80
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_a_live_count_on_a_terminal() -> None:
+    out = FakeTerminal()
+    with progress_bar("Ingesting", True, stream=out) as update:
+        update(1500)
+    assert "Ingesting: 1,500 files" in out.getvalue()
+    quiet = FakeTerminal()
+    with progress_bar("Ingesting", False, stream=quiet) as update:
+        update(10)
+    assert quiet.getvalue() == ""
