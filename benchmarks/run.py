@@ -324,6 +324,30 @@ def run_suite(archive_path: Path, repeat: int) -> list[dict[str, Any]]:
     return results
 
 
+# -- the server -----------------------------------------------------------------------------
+
+
+def server_load(archive: Path, seconds: float, clients: int = 16) -> dict[str, Any]:
+    """Full search flows against ``mmarchive serve`` (benchmarks/load_api.py, its own process)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.load_api",
+            str(archive),
+            "--seconds",
+            str(seconds),
+            "--clients",
+            str(clients),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {"seconds": seconds, "clients": clients, "markdown": result.stdout.strip()}
+
+
 # -- start-up -------------------------------------------------------------------------------
 
 
@@ -377,6 +401,13 @@ def markdown(report: dict[str, Any]) -> str:
             f"{q['scan']['p50_ms']} | {q['duckdb']['p50_ms']} / {q['duckdb']['p95_ms']} | "
             f"{q['ratio']}× | {'yes' if q['same_rows'] else 'NO'} |"
         )
+    if "server" in report:
+        lines += [
+            "",
+            "Server, full search flows (start, poll, results):",
+            "",
+            report["server"]["markdown"],
+        ]
     if "cli" in report:
         cli = report["cli"]
         lines += [
@@ -393,6 +424,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mix", choices=("default", "small"), default="default")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument(
+        "--server-seconds", type=float, default=20, help="server load duration (0: skip)"
+    )
     args = parser.parse_args(argv)
     export, generated = ensure_export(args.size, args.mix, args.seed)
     archive, ingested = ensure_archive(export)
@@ -408,6 +442,8 @@ def main(argv: list[str] | None = None) -> None:
         "search": run_suite(archive, args.repeat),
         "cli": cli_startup(),
     }
+    if args.server_seconds > 0:
+        report["server"] = server_load(archive, args.server_seconds)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.size}-{args.mix}.json").write_text(json.dumps(report, indent=1) + "\n")
     print(markdown(report))
