@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import click
 
 from api.links import DEFAULT_LINK_TTL_SECONDS
-from cli.main import main, user_errors
+from cli.main import load_json_option, main, user_errors
 from cli.timestamps import parse_cli_timestamp
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -210,22 +210,8 @@ def _paging(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def _load_json(value: str | None, option: str) -> Any:
     """An option's JSON, inline or ``file://PATH``, as the AWS CLI takes it."""
-    from engine.errors import ValidationException
-
-    if value is None:
-        return None
-    text = value
     with user_errors():
-        if value.startswith("file://"):
-            path = Path(value[len("file://") :])
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ValidationException(f"{option}: cannot read {path}: {exc.strerror}") from exc
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise ValidationException(f"{option}: not valid JSON ({exc})") from exc
+        return load_json_option(value, option)
 
 
 def _structure(value: str | None, option: str) -> Any:

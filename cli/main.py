@@ -153,8 +153,11 @@ def ingest(
         sys.exit(130)
 
 
-def load_filters(value: str | None) -> object:
-    """``--filters``: inline JSON or ``file://PATH``, as the AWS CLI takes them."""
+def load_json_option(value: str | None, option: str = "--filters") -> Any:
+    """An option's JSON, inline or ``file://PATH``, as the AWS CLI takes it.
+
+    Raises ValidationException naming the option.
+    """
     import json
 
     from engine.errors import ValidationException
@@ -167,11 +170,11 @@ def load_filters(value: str | None) -> object:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ValidationException(f"--filters: cannot read {path}: {exc.strerror}") from exc
+            raise ValidationException(f"{option}: cannot read {path}: {exc.strerror}") from exc
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise ValidationException(f"--filters: not valid JSON ({exc})") from exc
+        raise ValidationException(f"{option}: not valid JSON ({exc})") from exc
 
 
 @main.command()
@@ -219,7 +222,7 @@ def search(
     from cli.output import dumps, format_rows
 
     with user_errors():
-        raw_filters = load_filters(filters)
+        raw_filters = load_json_option(filters)
         from_ms = parse_cli_timestamp(from_ts, "--from-timestamp")
         to_ms = parse_cli_timestamp(to_ts, "--to-timestamp")
         from engine.rows import project_rows
