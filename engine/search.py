@@ -12,18 +12,24 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import tantivy
 
 from engine.compiler import compile_search
 from engine.errors import ValidationException
 from engine.filters import BooleanCondition, Condition, Filters, StringCondition, parse_filters
+from engine.lazy import LazyModule
 from engine.rules import CONTRACT, UNDATED_MS, Rules, fold
 from engine.schema import BOOLEAN_ATTRIBUTES, ROW_COLUMNS, STRING_ATTRIBUTES
 from engine.store import FILLER, INDEX_SCHEMA, Archive, count_matches
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:
+    pa = LazyModule("pyarrow")
+    pc = LazyModule("pyarrow.compute")
 
 PathChoice = Literal["auto", "index", "scan"]
 PlanPath = Literal["index", "scan"]

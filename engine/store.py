@@ -21,6 +21,7 @@ from __future__ import annotations
 import array
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -31,15 +32,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import tantivy
 
 from engine.errors import ArchiveBusyError, ArchiveFormatError, ResourceNotFoundException
+from engine.lazy import LazyModule
 from engine.rules import UNDATED_MS, fold
 from engine.schema import COLUMNS, ROW_COLUMNS, SEARCH_COLUMNS, STRING_ATTRIBUTES, ColumnKind
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+else:
+    pa = LazyModule("pyarrow")
+    pq = LazyModule("pyarrow.parquet")
 
 FORMAT_VERSION = 2  # 2: positional 3-gram index and stored rows
 OLDEST_FORMAT = 2  # older archives must be ingested again
@@ -52,15 +59,25 @@ GRAM_TOKENIZER = "mm_gram3"
 FILLER = "\uffff"
 ARCHIVE_ID_RE = re.compile(r"a-\w{1,64}", re.ASCII)
 
-_ARROW_TYPES: dict[ColumnKind, pa.DataType] = {
-    "str": pa.string(),
-    "str_list": pa.list_(pa.string()),
-    "bool": pa.bool_(),
-    "int": pa.int64(),
-    "ts_ms": pa.int64(),
-}
-ARROW_SCHEMA = pa.schema([pa.field(name, _ARROW_TYPES[kind]) for name, kind in COLUMNS.items()])
-SEARCH_SCHEMA = pa.schema([ARROW_SCHEMA.field(name) for name in SEARCH_COLUMNS])
+
+@functools.cache
+def arrow_schema() -> pa.Schema:
+    """The Parquet schema of every stored column (built on first use: pyarrow loads lazily)."""
+    types: dict[ColumnKind, pa.DataType] = {
+        "str": pa.string(),
+        "str_list": pa.list_(pa.string()),
+        "bool": pa.bool_(),
+        "int": pa.int64(),
+        "ts_ms": pa.int64(),
+    }
+    return pa.schema([pa.field(name, types[kind]) for name, kind in COLUMNS.items()])
+
+
+@functools.cache
+def search_schema() -> pa.Schema:
+    """The columns a reader keeps in memory."""
+    return pa.schema([arrow_schema().field(name) for name in SEARCH_COLUMNS])
+
 
 # Crash points for the kill tests: MMARCHIVE_CRASH_AT=<point> makes the writer SIGKILL itself
 # right after that step of the first batch it commits.
@@ -310,8 +327,8 @@ class Archive:
                     table = pq.read_table(self._part(batch), columns=list(SEARCH_COLUMNS))
                     offsets[batch] = start
                     start += table.num_rows
-                    tables.append(table.cast(SEARCH_SCHEMA))
-                table = pa.concat_tables(tables) if tables else SEARCH_SCHEMA.empty_table()
+                    tables.append(table.cast(search_schema()))
+                table = pa.concat_tables(tables) if tables else search_schema().empty_table()
                 # One chunk per column: take() on many chunks costs far more per call.
                 state.table = table.combine_chunks()
                 state.offsets = offsets
@@ -570,10 +587,10 @@ class ArchiveWriter:
         self._crash_point("bytes-written")
         table = pa.table(
             {
-                name: pa.array(values, type=ARROW_SCHEMA.field(name).type)
+                name: pa.array(values, type=arrow_schema().field(name).type)
                 for name, values in self._rows.items()
             },
-            schema=ARROW_SCHEMA,
+            schema=arrow_schema(),
         )
         pending = self.path / "columns" / "pending" / f"{name}.parquet"
         pq.write_table(table, pending, compression="zstd")
