@@ -397,10 +397,20 @@ def lookup_charset(label: str) -> str | None:
     return _CHARSET_SUPERSETS.get(info.name, info.name)
 
 
+# RFC 2781 §4.3 (and RFC 2152's UTF-32 kin): text labelled UTF-16/UTF-32 without a byte-order
+# mark is big-endian; Python's codecs would read it in the machine's order.
+_UNMARKED_BIG_ENDIAN = {"utf-16": "utf-16-be", "utf-32": "utf-32-be"}
+
+
+def _no_bom(data: bytes) -> bool:
+    return not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE))
+
+
 def decode_charset(data: bytes, codec: str) -> str:
     """Decode bytes in a codec from lookup_charset; undecodable bytes become U+FFFD."""
     if codec == _RAW_8BIT:
         return decode_raw_bytes(data)
+    codec = _UNMARKED_BIG_ENDIAN.get(codecs.lookup(codec).name, codec) if _no_bom(data) else codec
     try:
         return data.decode(codec, "replace")
     except (UnicodeError, LookupError, ValueError):  # stateful codecs can still refuse

@@ -983,3 +983,17 @@ def test_corpus_values(name: str) -> None:
     parsed = parse_message(path.read_bytes())
     for attribute, expected in CORPUS_VALUES[name].items():
         assert getattr(parsed, attribute) == expected, attribute
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("=?utf-16?B?AEEAQgBD?=", "ABC"),  # no byte-order mark: big-endian (RFC 2781)
+        ("=?utf-16?B?//5BAEIA?=", "AB"),  # a little-endian mark is obeyed
+        ("=?utf-32?B?AAAAQQ==?=", "A"),
+        ("=?utf-16le?B?QQBCAA==?=", "AB"),
+    ],
+)
+def test_utf16_and_utf32_words_without_a_mark_are_big_endian(word: str, expected: str) -> None:
+    parsed = parse_message(f"From: a@example.com\r\nSubject: {word}\r\n\r\nx".encode())
+    assert parsed.subject == expected
