@@ -517,18 +517,9 @@ class ArchiveService:
         self, archive_id: str, next_token: str | None = None, page_size: int | None = None
     ) -> dict[str, Any]:
         """ListArchiveSearches: newest submitted first."""
-        jobs = [j for j in self.searches.iter_jobs() if j.archive_id == archive_id]
-        if not jobs and self.registry.find(archive_id) is None:
-            raise _unknown_archive(archive_id)
-        page, token = paginate(
-            jobs,
-            Job.sort_key,
-            scope=f"searches:{archive_id}",
-            page_size=page_size,
-            next_token=next_token,
+        return self._list_jobs(
+            self.searches, archive_id, ("searches", "SearchId", "Searches"), next_token, page_size
         )
-        searches = [{"SearchId": j.job_id, "Status": self._job_status(j)} for j in page]
-        return page_response("Searches", searches, token)
 
     # -- exports ---------------------------------------------------------------------------
     def _export(self, export_id: str) -> Job:
@@ -703,18 +694,33 @@ class ArchiveService:
         self, archive_id: str, next_token: str | None = None, page_size: int | None = None
     ) -> dict[str, Any]:
         """ListArchiveExports: newest submitted first."""
-        jobs = [j for j in self.exports.iter_jobs() if j.archive_id == archive_id]
+        return self._list_jobs(
+            self.exports, archive_id, ("exports", "ExportId", "Exports"), next_token, page_size
+        )
+
+    def _list_jobs(
+        self,
+        store: JobStore,
+        archive_id: str,
+        names: tuple[str, str, str],
+        next_token: str | None,
+        page_size: int | None,
+    ) -> dict[str, Any]:
+        """One page of an archive's jobs, newest first; ``names`` = (token scope, id member,
+        list member) of the operation's shape."""
+        scope, id_member, list_member = names
+        jobs = [j for j in store.iter_jobs() if j.archive_id == archive_id]
         if not jobs and self.registry.find(archive_id) is None:
             raise _unknown_archive(archive_id)
         page, token = paginate(
             jobs,
             Job.sort_key,
-            scope=f"exports:{archive_id}",
+            scope=f"{scope}:{archive_id}",
             page_size=page_size,
             next_token=next_token,
         )
-        exports = [{"ExportId": j.job_id, "Status": self._job_status(j)} for j in page]
-        return page_response("Exports", exports, token)
+        entries = [{id_member: j.job_id, "Status": self._job_status(j)} for j in page]
+        return page_response(list_member, entries, token)
 
     # -- messages --------------------------------------------------------------------------
     def _find_message(self, archived_message_id: str) -> tuple[ArchiveEntry, dict[str, Any]]:
