@@ -109,7 +109,7 @@ def open_archive(path: Path) -> Any:
     "--workers",
     type=click.IntRange(min=0),
     default=None,
-    help="Processes that read and parse ahead (default: one per core but one; 0: none).",
+    help="Processes that read and parse ahead (default: one per core; 0: none).",
 )
 def ingest(
     source: Path, archive: Path, as_json: bool, silent: bool, batch_size: int, workers: int | None
