@@ -69,9 +69,10 @@ DEFAULT_EXPORT_WORKERS = 2
 SERVER_STOPPED = "The mmarchive server stopped before this {noun} finished; start it again"
 S3_LOCATION = "ExportDestinationConfiguration.S3.S3Location"
 NO_EXPORT_ROOT = (
-    f"{S3_LOCATION}: no export root is set, so {{location}} leads nowhere: give mmarchive "
-    "--export-root DIR (s3://bucket/prefix is then written to DIR/bucket/prefix/), or "
-    "--s3-upload to send the export to S3"
+    f"{S3_LOCATION}: no export root is set, so {{location}} leads nowhere: start "
+    "`mmarchive serve` (or run `mmarchive start-archive-export`) with --export-root DIR "
+    "(s3://bucket/prefix is then written to DIR/bucket/prefix/), or with --s3-upload to send "
+    "the export to S3"
 )
 LINK_GONE = "The message of this download link is no longer served"
 DOWNLOADS_DIR = "downloads"

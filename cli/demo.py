@@ -62,7 +62,7 @@ def _run(args: list[str]) -> str:
     return (result.stdout + result.stderr).rstrip("\n")
 
 
-ARCHIVE_ID = re.compile(r"\ba-[0-9a-f]{24}\b")
+ARCHIVE_ID = re.compile(r"^Archive a-[0-9a-f]{24};", re.MULTILINE)
 
 
 def demo_transcript() -> str:
@@ -77,7 +77,7 @@ def demo_transcript() -> str:
         for step in steps:
             shown = shlex.join(step).replace(shlex.quote(archive), '"$ARCHIVE"')
             lines.append(f"$ mmarchive {shown}")
-            lines.append(ARCHIVE_ID.sub("a-…", _run(step)))
+            lines.append(ARCHIVE_ID.sub("Archive a-…;", _run(step)))
     return "\n".join(lines)
 
 
