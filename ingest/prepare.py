@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ingest.discover import MessageFile
 from ingest.message import NotAMessage, ParsedMessage, parse_message
 from ingest.metadata import MessageMetadata, MetadataError, parse_metadata
+
+READ_THREADS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,26 +33,36 @@ class Prepared:
     not_a_message: str | None = None
 
 
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def prepare(item: MessageFile) -> Prepared:
-    """Read, hash and parse one message file and its metadata document; never raises."""
+def _read(path: str) -> bytes | OSError:
     try:
-        data = _read(str(item.path))
+        with open(path, "rb") as f:
+            return f.read()
     except OSError as exc:
-        return Prepared(unreadable=f"unreadable: {exc.strerror or exc}")
+        return exc
+
+
+def _read_both(item: MessageFile) -> tuple[bytes | OSError, bytes | OSError | None]:
+    metadata = None if item.metadata_path is None else _read(str(item.metadata_path))
+    return _read(str(item.path)), metadata
+
+
+def prepare(
+    item: MessageFile, loaded: tuple[bytes | OSError, bytes | OSError | None] | None = None
+) -> Prepared:
+    """Hash and parse one message file and its metadata document (read here unless ``loaded``
+    brings their bytes); never raises."""
+    data, document = _read_both(item) if loaded is None else loaded
+    if isinstance(data, OSError):
+        return Prepared(unreadable=f"unreadable: {data.strerror or data}")
     if not data:
         return Prepared(data=data, unreadable="zero bytes")
     metadata = None
     problem = None
-    if item.metadata_path is not None:
+    if isinstance(document, OSError):
+        problem = f"unreadable metadata: {document.strerror or document}"
+    elif document is not None:
         try:
-            metadata = parse_metadata(_read(str(item.metadata_path)))
-        except OSError as exc:
-            problem = f"unreadable metadata: {exc.strerror or exc}"
+            metadata = parse_metadata(document)
         except MetadataError as exc:
             problem = f"malformed metadata, message ingested without it: {exc}"
     sha = hashlib.sha256(data).hexdigest()
@@ -58,14 +71,24 @@ def prepare(item: MessageFile) -> Prepared:
     except NotAMessage as exc:
         return Prepared(data, None, sha, metadata, problem, None, f"not a message: {exc}")
     except Exception as exc:
+        # One file must never sink the run: whatever the parser trips on rejects this file only.
         reason = f"could not be parsed ({type(exc).__name__}: {exc})"
         return Prepared(data, None, sha, metadata, problem, None, reason)
     return Prepared(data, None, sha, metadata, problem, parsed, None)
 
 
+_READERS: ThreadPoolExecutor | None = None
+
+
 def prepare_many(items: list[MessageFile]) -> list[Prepared]:
-    """A chunk of files at once: one round trip to a worker process per chunk."""
-    return [prepare(item) for item in items]
+    """A chunk of files at once: one round trip to a worker process per chunk. The chunk's
+    files are read by a few threads first (reads release the GIL), so parsing never waits on
+    the disk one file at a time."""
+    global _READERS
+    if _READERS is None:
+        _READERS = ThreadPoolExecutor(READ_THREADS)
+    loaded = list(_READERS.map(_read_both, items))
+    return [prepare(item, pair) for item, pair in zip(items, loaded, strict=True)]
 
 
 def ignore_sigint() -> None:
