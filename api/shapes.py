@@ -12,6 +12,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from engine.export import S3_LOCATION_PATTERN
+
 SHAPES_FILE = "shapes.json"
 ERROR_TYPE_PREFIX = "com.amazonaws.mailmanager#"
 
@@ -22,9 +24,7 @@ ERROR_TYPE_PREFIX = "com.amazonaws.mailmanager#"
 # it into groups: 5 s at 26 segments, twice that per segment more. A run of such groups is just
 # "/" followed by class characters, or nothing. Every other pattern of the model is free of nested
 # repetition (tests/test_api_validation.py checks both claims).
-LINEAR_PATTERNS: dict[str, str] = {
-    "S3Location": r"s3://[a-zA-Z0-9.-]{3,63}(?:/[a-zA-Z0-9!_.*'()/-]*)?",
-}
+LINEAR_PATTERNS: dict[str, str] = {"S3Location": S3_LOCATION_PATTERN}
 
 
 class ServiceModel:

@@ -60,7 +60,7 @@ from engine.filters import dump_filters, parse_filters
 from engine.rows import ms_to_datetime, project_envelope
 from engine.schema import ENVELOPE_MEMBERS, METADATA_COLUMNS
 from engine.search import search_archive
-from engine.store import Archive, IntegrityError
+from engine.store import Archive, IntegrityError, fsync_path
 
 MANIFEST_FORMAT = "mmarchive-export/1"
 MANIFEST_NAME = "manifest.json"
@@ -97,7 +97,8 @@ EXPORT_COLUMNS: tuple[str, ...] = tuple(
 # The S3Location shape's pattern, s3://[a-zA-Z0-9.-]{3,63}(/[a-zA-Z0-9!_.*'()/-]*)*, written
 # without the nested repetition: the class holds "/", so the shape's form is ambiguous and
 # backtracks exponentially on a long value that fails (the same language, matched in linear time).
-_S3_LOCATION_RE = re.compile(r"s3://[a-zA-Z0-9.-]{3,63}(?:/[a-zA-Z0-9!_.*'()/-]*)?", re.ASCII)
+S3_LOCATION_PATTERN = r"s3://[a-zA-Z0-9.-]{3,63}(?:/[a-zA-Z0-9!_.*'()/-]*)?"
+_S3_LOCATION_RE = re.compile(S3_LOCATION_PATTERN, re.ASCII)
 # C0 controls and DEL: never part of a file name this module writes.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -329,15 +330,6 @@ def select_messages(
 # -- writing ------------------------------------------------------------------------------
 
 
-def _fsync_path(path: Path) -> None:
-    """fsync a file or a folder by its name."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _tmp(path: Path) -> Path:
     return path.with_name(path.name + TMP_SUFFIX)
 
@@ -453,7 +445,7 @@ class _BatchWriter:
         """fsync the staged messages, then rename them one by one onto ``entries``."""
         tmps = [_tmp(path) for staged in self.staged for path in staged.files]
         # list() re-raises the first fsync failure here, after every fsync has run.
-        list(self.pool.map(_fsync_path, tmps))
+        list(self.pool.map(fsync_path, tmps))
         while self.staged:
             staged = self.staged[0]
             done: list[Path] = []
@@ -553,9 +545,9 @@ def write_export(
             commit()
         finally:
             writer.close()
-        _fsync_path(folder)
+        fsync_path(folder)
         _write_atomic(folder / MANIFEST_NAME, _json_bytes(manifest(state)))
-        _fsync_path(folder)
+        fsync_path(folder)
     except OSError as exc:
         error = f"cannot write the export to {folder}: {exc.strerror or exc}"
         _write_failed_manifest(folder, manifest(FAILED, error))
@@ -580,7 +572,7 @@ def _write_failed_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     """Best effort: a failed export says so in its folder when the folder is still writable."""
     try:
         _write_atomic(folder / MANIFEST_NAME, _json_bytes(manifest))
-        _fsync_path(folder)
+        fsync_path(folder)
     except (OSError, ExportError):
         pass
 

@@ -142,7 +142,8 @@ def _write_json_atomic(path: Path, obj: object) -> None:
     os.replace(tmp, path)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder by its name (a rename is durable once its folder is)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -488,7 +489,7 @@ class ArchiveWriter:
                 os.replace(entry, self.path / "columns" / name)
                 continue
             entry.unlink()
-        _fsync_dir(self.path / "columns")
+        fsync_path(self.path / "columns")
         visible = set(_visible_batches(self.path))
         for entry in (self.path / "blobs").iterdir():
             # Bytes of a batch whose commit never happened: nothing refers to them.
@@ -583,7 +584,7 @@ class ArchiveWriter:
             f.flush()
             os.fsync(f.fileno())
         os.replace(blob_tmp, self.path / "blobs" / f"{name}.bin")
-        _fsync_dir(self.path / "blobs")
+        fsync_path(self.path / "blobs")
         self._crash_point("bytes-written")
         table = pa.table(
             {
@@ -600,7 +601,7 @@ class ArchiveWriter:
         self._writer.commit()
         self._crash_point("index-committed")
         os.replace(pending, self.path / "columns" / f"{name}.parquet")
-        _fsync_dir(self.path / "columns")
+        fsync_path(self.path / "columns")
         self._crash_point("parquet-renamed")
         self._batch += 1
         self._rows = {name: [] for name in COLUMNS}

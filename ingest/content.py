@@ -52,7 +52,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.message import (
-    _MAX_MIME_DEPTH,
+    TOO_DEEP,
+    child_boundary,
     decode_charset,
     decode_raw_bytes,
     find_header_end,
@@ -66,6 +67,7 @@ from ingest.message import (
     parse_header_start,
     parse_mime_header,
     parse_param_value,
+    parse_part_head,
 )
 
 __all__ = ["message_content"]
@@ -172,24 +174,15 @@ def _iter_multipart(
 def _iter_part(
     data: bytes, start: int, end: int, in_digest: bool, depth: int, defects: list[str]
 ) -> Iterator[_Leaf]:
-    header_end, body_start = find_header_end(data, start, end)
-    fields = parse_header_fields(data[start:header_end], defects)
-    part = {name: [value] for name, value in reversed(fields)}  # the first occurrence wins
-    content_type, params = parse_content_type(first_raw(part, b"content-type"), in_digest)
-    if content_type.startswith("multipart/"):
-        boundary = parse_param_value(params, "boundary")
-        if boundary and depth >= _MAX_MIME_DEPTH:
-            note_defect(defects, f"MIME parts nested deeper than {_MAX_MIME_DEPTH} not examined")
-            return
-        if boundary:
-            digest = content_type == "multipart/digest"
-            yield from _iter_multipart(data, body_start, end, boundary, digest, depth + 1, defects)
-            return
-        note_defect(defects, "multipart part without a boundary")
-    if content_type == "message/rfc822":
-        attachment = True  # one attachment; its inside is not examined
-    else:
-        attachment = is_attachment_leaf(params, first_raw(part, b"content-disposition"))
+    head = parse_part_head(data, start, end, in_digest, defects)
+    boundary = child_boundary(head, depth, defects)
+    if boundary == TOO_DEEP:
+        return
+    if boundary is not None:
+        digest = head.content_type == "multipart/digest"
+        yield from _iter_multipart(data, head.body_start, end, boundary, digest, depth + 1, defects)
+        return
+    body_start = head.body_start
     # The line break before a delimiter line belongs to the delimiter (RFC 2046 5.1.1); a part
     # that runs to the end of the file (no close delimiter) keeps its last line break.
     body_end = end
@@ -198,7 +191,8 @@ def _iter_part(
             if end - len(line_break) >= body_start and data.endswith(line_break, 0, end):
                 body_end = end - len(line_break)
                 break
-    yield _Leaf(content_type, params, part, attachment, body_start, body_end)
+    attachment = head.counts_as_attachment()
+    yield _Leaf(head.content_type, head.params, head.fields, attachment, body_start, body_end)
 
 
 # -- one body -------------------------------------------------------------------------------

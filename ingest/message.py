@@ -580,7 +580,7 @@ def is_ascii_number(token: str) -> bool:
 PendingMultipart = tuple[int, int, str, bool, int]
 # Real mail nests a handful of levels. A crafted file nesting thousands, each with a new boundary,
 # would make the walk quadratic (every level searches the rest of the file for its boundary).
-_MAX_MIME_DEPTH = 50
+MAX_MIME_DEPTH = 50
 
 
 def parse_has_attachments(
@@ -616,6 +616,53 @@ def walk_multiparts(data: bytes, pending: list[PendingMultipart], defects: list[
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class PartHead:
+    """What a MIME part's own header says: shared by the attachment walk here and the body
+    walk of ingest/content.py, so both read parts the same way."""
+
+    body_start: int
+    fields: dict[bytes, list[bytes]]  # the first occurrence of each field
+    content_type: str
+    params: dict[str, str]
+
+    def counts_as_attachment(self) -> bool:
+        """SEMANTICS §2 for a non-multipart part below the root."""
+        if self.content_type == "message/rfc822":
+            return True  # one attachment; its inside is not examined
+        return is_attachment_leaf(self.params, first_raw(self.fields, b"content-disposition"))
+
+
+def parse_part_head(
+    data: bytes, start: int, end: int, in_digest: bool, defects: list[str]
+) -> PartHead:
+    """Read the header of the part data[start:end]."""
+    header_end, body_start = find_header_end(data, start, end)
+    fields = parse_header_fields(data[start:header_end], defects)
+    part = {name: [value] for name, value in reversed(fields)}  # the first occurrence wins
+    content_type, params = parse_content_type(first_raw(part, b"content-type"), in_digest)
+    return PartHead(body_start, part, content_type, params)
+
+
+TOO_DEEP = ""  # child_boundary's answer for a multipart nested too deep to examine
+
+
+def child_boundary(head: PartHead, depth: int, defects: list[str]) -> str | None:
+    """The boundary to walk into when the part is a multipart; TOO_DEEP when it lies deeper
+    than MAX_MIME_DEPTH (skipped); None for a leaf, including a multipart without a boundary
+    (noted, then read as a leaf)."""
+    if not head.content_type.startswith("multipart/"):
+        return None
+    boundary = parse_param_value(head.params, "boundary")
+    if not boundary:
+        note_defect(defects, "multipart part without a boundary")
+        return None
+    if depth >= MAX_MIME_DEPTH:
+        note_defect(defects, f"MIME parts nested deeper than {MAX_MIME_DEPTH} not examined")
+        return TOO_DEEP
+    return boundary
+
+
 def is_attachment_part(
     data: bytes,
     start: int,
@@ -626,23 +673,15 @@ def is_attachment_part(
     defects: list[str],
 ) -> bool:
     """Whether the part data[start:end] below the root counts; a multipart goes on pending."""
-    header_end, body_start = find_header_end(data, start, end)
-    fields = parse_header_fields(data[start:header_end], [])
-    part = {name: [value] for name, value in reversed(fields)}  # the first occurrence wins
-    content_type, content_params = parse_content_type(first_raw(part, b"content-type"), in_digest)
-    if content_type.startswith("multipart/"):
-        boundary = parse_param_value(content_params, "boundary")
-        if boundary and depth >= _MAX_MIME_DEPTH:
-            note_defect(defects, f"MIME parts nested deeper than {_MAX_MIME_DEPTH} not examined")
-            return False
-        if boundary:
-            digest = content_type == "multipart/digest"
-            pending.append((body_start, end, boundary, digest, depth + 1))
-            return False
-        note_defect(defects, "multipart part without a boundary")
-    if content_type == "message/rfc822":
-        return True  # one attachment; its inside is not examined
-    return is_attachment_leaf(content_params, first_raw(part, b"content-disposition"))
+    head = parse_part_head(data, start, end, in_digest, [])
+    boundary = child_boundary(head, depth, defects)
+    if boundary == TOO_DEEP:
+        return False
+    if boundary is not None:
+        digest = head.content_type == "multipart/digest"
+        pending.append((head.body_start, end, boundary, digest, depth + 1))
+        return False
+    return head.counts_as_attachment()
 
 
 def iter_parts(

@@ -37,21 +37,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 
-METADATA_MEMBERS: tuple[str, ...] = (
-    "Timestamp",
-    "IngressPointId",
-    "TrafficPolicyId",
-    "RuleSetId",
-    "SenderHostname",
-    "SenderIpAddress",
-    "TlsCipherSuite",
-    "TlsProtocol",
-    "SendingMethod",
-    "SourceIdentity",
-    "SendingPool",
-    "ConfigurationSet",
-    "SourceArn",
-)
+from engine.schema import METADATA_COLUMNS
+
+# The Metadata shape's members in its order: the field registry (engine/schema.py) holds them.
+METADATA_MEMBERS: tuple[str, ...] = tuple(METADATA_COLUMNS)
 ENVELOPE_MEMBERS: tuple[str, ...] = ("From", "To", "Helo")
 # Row members that may stand at the top level, and the Metadata member each one feeds.
 ROW_MEMBERS: dict[str, str] = {

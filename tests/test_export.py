@@ -326,7 +326,7 @@ def test_interrupt_removes_temporary_files(
     def interrupted(path: Path) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(export_module, "_fsync_path", interrupted)
+    monkeypatch.setattr(export_module, "fsync_path", interrupted)
     with pytest.raises(KeyboardInterrupt):
         export_messages(sample, None, None, None, None, tmp_path, "k", include_metadata=True)
     assert list((tmp_path / "k").iterdir()) == []  # nothing under a final name, no .tmp
