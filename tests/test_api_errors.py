@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.test_api_support import (
     FROM,
     TO,
     archive_id,
     client,
+    error_of,
     shared_archive,
     thread_server,
     wait_for_state,
@@ -24,17 +24,6 @@ from tests.test_api_support import (
 def mm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with thread_server(tmp_path_factory.mktemp("home"), (shared_archive(),)) as (_, url):
         yield client(url)
-
-
-def error_of(call: Any, **params: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as info:
-        call(**params)
-    response = info.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 def search(aid: str, **extra: Any) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 import engine.export
 from api.operations import NO_EXPORT_ROOT, STAGING_DIR, ArchiveService
@@ -30,6 +29,7 @@ from tests.test_api_support import (
     ServerProcess,
     archive_id,
     client,
+    error_of,
     shared_archive,
     thread_server,
     wait_for_export,
@@ -87,17 +87,6 @@ def selected_ids(filters: object, max_results: int | None) -> list[str]:
 def stored() -> dict[str, dict[str, Any]]:
     records = Archive(shared_archive()).iter_records()
     return {record["archived_message_id"]: record for record in records}
-
-
-def error_of(call: Any, **params: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as info:
-        call(**params)
-    response = info.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 @pytest.mark.parametrize("include_metadata", [True, False])

@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from botocore.exceptions import ClientError
 
 from api.links import DENIED
 from engine.export import project_metadata
@@ -24,7 +23,7 @@ from engine.rows import project_envelope
 from engine.store import Archive
 from ingest.content import message_content
 from ingest.pipeline import ingest_export
-from tests.test_api_support import ServerProcess, client, shared_archive, thread_server
+from tests.test_api_support import ServerProcess, client, error_of, shared_archive, thread_server
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 # ArchivedMessageId (the file's stem once ingested) -> (corpus file, what its bodies are).
@@ -97,17 +96,6 @@ def fetch(link: str) -> tuple[int, dict[str, str], bytes]:
             return answer.status, dict(answer.headers), answer.read()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), exc.read()
-
-
-def error_of(call: Any, **params: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as info:
-        call(**params)
-    response = info.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"]["Message"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 def test_message_envelope_metadata_and_download(mm: Any, url: str) -> None:

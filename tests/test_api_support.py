@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from api.operations import ArchiveService
 from api.server import ArchiveHTTPServer, make_server
@@ -221,3 +223,15 @@ def test_error_statuses_match_the_engine() -> None:
         errors.ThrottlingException,
     ):
         assert model.error_status(cls.code) == cls.http_status, cls.code
+
+
+def error_of(call: Any, **params: Any) -> tuple[str, str, int]:
+    """The (Code, Message, HTTP status) of the ClientError a boto3 call raises."""
+    with pytest.raises(ClientError) as info:
+        call(**params)
+    response = info.value.response
+    return (
+        response["Error"]["Code"],
+        response["Error"]["Message"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+    )
