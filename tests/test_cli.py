@@ -105,6 +105,9 @@ def test_time_range_iso_and_epoch_agree(archive: Path) -> None:
         "search", str(archive), "--from-timestamp", "1709251200", "--to-timestamp", "1717200000"
     )
     assert a == b and a[0] == 0
+    stamps = [row["ReceivedTimestamp"] for row in json.loads(a[1])["Rows"]]
+    assert stamps, "the range should hold some of the generated messages"
+    assert all("2024-03-01T00:00:00+00:00" <= s < "2024-06-01T00:00:00+00:00" for s in stamps)
 
 
 def test_explain_prints_plan_not_rows(archive: Path) -> None:
